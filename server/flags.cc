@@ -1,0 +1,140 @@
+#include "server/flags.h"
+
+#include <functional>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace gridserve::server {
+namespace {
+
+struct Flag {
+  std::string help;
+  bool is_bool = false;
+  std::function<bool(const std::string&, ServerOptions*)> set;  // false: bad value
+};
+
+bool ParseBool(const std::string& v, bool* out) {
+  if (v == "true" || v == "1" || v == "yes") return *out = true, true;
+  if (v == "false" || v == "0" || v == "no") return *out = false, true;
+  return false;
+}
+
+template <typename T>
+std::function<bool(const std::string&, ServerOptions*)> Int(T ServerOptions::*field, T min, T max) {
+  return [=](const std::string& v, ServerOptions* o) {
+    int64_t n;
+    if (!absl::SimpleAtoi(v, &n) || n < min || n > max) return false;
+    o->*field = static_cast<T>(n);
+    return true;
+  };
+}
+
+std::function<bool(const std::string&, ServerOptions*)> Str(std::string ServerOptions::*field) {
+  return [=](const std::string& v, ServerOptions* o) {
+    if (v.empty()) return false;
+    o->*field = v;
+    return true;
+  };
+}
+
+std::function<bool(const std::string&, ServerOptions*)> Bool(bool ServerOptions::*field) {
+  return [=](const std::string& v, ServerOptions* o) { return ParseBool(v, &(o->*field)); };
+}
+
+const std::map<std::string, Flag>& Flags() {
+  static const auto* flags = new std::map<std::string, Flag>{
+      {"model-repository",
+       {"Path to a Triton-layout model repository; repeat for several (required)", false,
+        [](const std::string& v, ServerOptions* o) {
+          if (v.empty()) return false;
+          o->model_repositories.push_back(v);
+          return true;
+        }}},
+      {"grpc-address", {"Address the gRPC server binds (default 0.0.0.0)", false,
+                        Str(&ServerOptions::grpc_address)}},
+      {"grpc-port", {"gRPC port (default 8001; 0 = any free port)", false,
+                     Int(&ServerOptions::grpc_port, 0, 65535)}},
+      {"http-address", {"Address the HTTP server binds (default 0.0.0.0; reserved)", false,
+                        Str(&ServerOptions::http_address)}},
+      {"http-port", {"HTTP port (default 8000; reserved)", false,
+                     Int(&ServerOptions::http_port, 0, 65535)}},
+      {"allow-metrics", {"Serve Prometheus metrics (default true)", true,
+                         Bool(&ServerOptions::allow_metrics)}},
+      {"metrics-address", {"Address the metrics server binds (default 0.0.0.0)", false,
+                           Str(&ServerOptions::metrics_address)}},
+      {"metrics-port", {"Prometheus metrics port (default 8002; 0 = any free port)", false,
+                        Int(&ServerOptions::metrics_port, 0, 65535)}},
+      {"log-verbose", {"Verbose logging level; >= 1 logs at debug (default 0)", false,
+                       Int(&ServerOptions::log_verbose, 0, 100)}},
+      {"exit-on-error", {"Exit if any model fails to load at startup (default false)", true,
+                         Bool(&ServerOptions::exit_on_error)}},
+      {"strict-readiness",
+       {"Server is ready only when every model is ready (default true)", true,
+        Bool(&ServerOptions::strict_readiness)}},
+      {"exit-timeout-secs",
+       {"At shutdown, how long in-flight requests may take to finish (default 30)", false,
+        Int(&ServerOptions::exit_timeout_secs, 0, 86400)}},
+      {"grpc-max-message-size",
+       {"Largest gRPC message received or sent, in bytes (default 67108864)", false,
+        Int<int64_t>(&ServerOptions::grpc_max_message_size, 1024, INT32_MAX)}},
+      {"cpu-cores",
+       {"Cores shared by a model's instances for intra-op threads (default: all)", false,
+        Int(&ServerOptions::cpu_cores, 0, 4096)}},
+  };
+  return *flags;
+}
+
+}  // namespace
+
+std::string Usage() {
+  std::string text = "Usage: gridserve --model-repository=PATH [flags]\n\nFlags:\n";
+  for (const auto& [name, flag] : Flags()) {
+    absl::StrAppend(&text, "  --", name, flag.is_bool ? "[=true|false]" : "=VALUE", "\n      ",
+                    flag.help, "\n");
+  }
+  return text;
+}
+
+absl::StatusOr<ServerOptions> ParseFlags(const std::vector<std::string>& args) {
+  ServerOptions options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") return absl::FailedPreconditionError(Usage());
+    if (arg.rfind("--", 0) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", arg, "'"));
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    auto it = Flags().find(name);
+    if (it == Flags().end()) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, " (see --help)"));
+    }
+    const Flag& flag = it->second;
+    if (!has_value) {
+      if (flag.is_bool) {
+        value = "true";
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
+      }
+    }
+    if (!flag.set(value, &options)) {
+      return absl::InvalidArgumentError(absl::StrCat("bad value '", value, "' for --", name));
+    }
+  }
+  if (options.model_repositories.empty()) {
+    return absl::InvalidArgumentError("--model-repository is required");
+  }
+  return options;
+}
+
+}  // namespace gridserve::server

@@ -1,0 +1,204 @@
+#include "server/grpc/inference_service.h"
+
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "runtime/core/config_types.h"
+#include "runtime/repository/request_validator.h"
+#include "server/grpc/status_util.h"
+#include "server/grpc/tensor_conversion.h"
+#include "server/version.h"
+#include "spdlog/spdlog.h"
+
+namespace gridserve::server {
+namespace {
+
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// "" -> 0 (latest ready); otherwise a positive integer.
+absl::StatusOr<int64_t> ParseVersion(const std::string& model, const std::string& version) {
+  if (version.empty()) return 0;
+  int64_t v;
+  if (!absl::SimpleAtoi(version, &v) || v <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model '", model, "': version '", version, "' is not a positive integer"));
+  }
+  return v;
+}
+
+template <typename Tensors, typename Out>
+void AddTensorMetadata(const Tensors& tensors, bool batching, Out* out) {
+  for (const auto& t : tensors) {
+    auto* meta = out->Add();
+    meta->set_name(t.name());
+    meta->set_datatype(std::string(core::DataTypeName(core::DataTypeFromConfig(t.data_type()))));
+    if (batching) meta->add_shape(-1);
+    for (int64_t d : t.dims()) meta->add_shape(d);
+  }
+}
+
+std::shared_ptr<spdlog::logger> Log() {
+  static std::shared_ptr<spdlog::logger> logger = [] {
+    auto l = spdlog::get("server");
+    if (!l) {
+      l = spdlog::default_logger()->clone("server");
+      spdlog::register_logger(l);
+    }
+    return l;
+  }();
+  return logger;
+}
+
+}  // namespace
+
+InferenceService::InferenceService(repository::ModelManager* models, Options options)
+    : models_(models), options_(options) {}
+
+bool InferenceService::IsReady() const {
+  if (draining_ || !models_loaded_) return false;
+  return !options_.strict_readiness || models_->AllReady();
+}
+
+grpc::ServerUnaryReactor* InferenceService::ServerLive(grpc::CallbackServerContext* ctx,
+                                                       const inference::ServerLiveRequest*,
+                                                       inference::ServerLiveResponse* response) {
+  response->set_live(true);
+  return Finish(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ServerReady(grpc::CallbackServerContext* ctx,
+                                                        const inference::ServerReadyRequest*,
+                                                        inference::ServerReadyResponse* response) {
+  response->set_ready(IsReady());
+  return Finish(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelReady(grpc::CallbackServerContext* ctx,
+                                                       const inference::ModelReadyRequest* request,
+                                                       inference::ModelReadyResponse* response) {
+  absl::StatusOr<int64_t> version = ParseVersion(request->name(), request->version());
+  if (!version.ok()) return Finish(ctx, version.status());
+  absl::StatusOr<std::shared_ptr<repository::LoadedModel>> model =
+      models_->Get(request->name(), *version);
+  if (!model.ok() && absl::IsNotFound(model.status())) return Finish(ctx, model.status());
+  response->set_ready(model.ok() && !draining_);
+  return Finish(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
+    grpc::CallbackServerContext* ctx, const inference::ServerMetadataRequest*,
+    inference::ServerMetadataResponse* response) {
+  response->set_name("gridserve");
+  response->set_version(kGridserveVersion);
+  for (const char* ext : {"model_configuration", "model_repository"}) response->add_extensions(ext);
+  return Finish(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
+    grpc::CallbackServerContext* ctx, const inference::ModelMetadataRequest* request,
+    inference::ModelMetadataResponse* response) {
+  absl::StatusOr<int64_t> version = ParseVersion(request->name(), request->version());
+  if (!version.ok()) return Finish(ctx, version.status());
+  absl::StatusOr<inference::ModelConfig> config = models_->GetConfig(request->name());
+  if (!config.ok()) return Finish(ctx, config.status());
+  bool found = false;
+  for (const auto& entry : models_->Index()) {
+    if (entry.name != request->name() || entry.version == 0) continue;
+    if (*version != 0 && entry.version != *version) continue;
+    response->add_versions(std::to_string(entry.version));
+    found = true;
+  }
+  if (*version != 0 && !found) {
+    return Finish(ctx, absl::NotFoundError(absl::StrCat("model '", request->name(),
+                                                        "' has no version ", *version)));
+  }
+  response->set_name(config->name());
+  response->set_platform(config->platform());
+  bool batching = config->max_batch_size() > 0;
+  AddTensorMetadata(config->input(), batching, response->mutable_inputs());
+  AddTensorMetadata(config->output(), batching, response->mutable_outputs());
+  return Finish(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelConfig(grpc::CallbackServerContext* ctx,
+                                                        const inference::ModelConfigRequest* request,
+                                                        inference::ModelConfigResponse* response) {
+  absl::StatusOr<inference::ModelConfig> config = models_->GetConfig(request->name());
+  if (!config.ok()) return Finish(ctx, config.status());
+  *response->mutable_config() = *std::move(config);
+  return Finish(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(
+    grpc::CallbackServerContext* ctx, const inference::RepositoryIndexRequest* request,
+    inference::RepositoryIndexResponse* response) {
+  for (const auto& entry : models_->Index()) {
+    if (request->ready() && entry.state != repository::ModelState::kReady) continue;
+    auto* model = response->add_models();
+    model->set_name(entry.name);
+    if (entry.version > 0) model->set_version(std::to_string(entry.version));
+    model->set_state(std::string(repository::ModelStateName(entry.state)));
+    model->set_reason(entry.reason);
+  }
+  return Finish(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerContext* ctx,
+                                                       const inference::ModelInferRequest* request,
+                                                       inference::ModelInferResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto fail = [&](const absl::Status& status) {
+    Log()->debug("infer failed: model='{}' id='{}' code={} {}", request->model_name(),
+                 request->id(), absl::StatusCodeToString(status.code()), std::string(status.message()));
+    reactor->Finish(ToGrpcStatus(status));
+    return reactor;
+  };
+  if (draining_) return fail(absl::UnavailableError("server is shutting down"));
+
+  auto infer = std::make_unique<core::InferenceRequest>();
+  absl::Status status = ToInferenceRequest(*request, infer.get());
+  if (!status.ok()) return fail(status);
+  absl::StatusOr<int64_t> version = ParseVersion(request->model_name(), request->model_version());
+  if (!version.ok()) return fail(version.status());
+  absl::StatusOr<std::shared_ptr<repository::LoadedModel>> model =
+      models_->Get(request->model_name(), *version);
+  if (!model.ok()) return fail(model.status());
+  status = repository::ValidateRequest((*model)->config(), infer.get());
+  if (!status.ok()) return fail(status);
+
+  infer->model_version = (*model)->version();
+  auto deadline = ctx->deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    auto remaining = deadline - std::chrono::system_clock::now();
+    infer->deadline_ns =
+        options_.clock->NowNanos() +
+        std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(remaining).count());
+  }
+  infer->model_handle = *model;
+  std::string model_name = request->model_name();
+  std::string id = request->id();
+  infer->on_complete = [reactor, response, model_name, id](
+                           absl::StatusOr<core::InferenceResponse> result) {
+    if (result.ok()) {
+      ToModelInferResponse(*result, response);
+      reactor->Finish(grpc::Status::OK);
+      return;
+    }
+    Log()->debug("infer failed: model='{}' id='{}' code={} {}", model_name, id,
+                 absl::StatusCodeToString(result.status().code()),
+                 std::string(result.status().message()));
+    reactor->Finish(ToGrpcStatus(result.status()));
+  };
+  status = (*model)->scheduler().Enqueue(std::move(infer));
+  if (!status.ok()) return fail(status);
+  return reactor;
+}
+
+}  // namespace gridserve::server

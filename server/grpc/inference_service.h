@@ -1,0 +1,63 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "inference/grpc_service.grpc.pb.h"
+#include "runtime/core/clock.h"
+#include "runtime/repository/model_manager.h"
+
+namespace gridserve::server {
+
+// KServe v2 / Triton GRPCInferenceService on the gRPC callback API: no thread is blocked per
+// request. ModelInfer validates and enqueues on the gRPC thread and finishes the RPC from the
+// model's instance thread. RPCs not implemented yet answer UNIMPLEMENTED. Thread-safe.
+class InferenceService final : public inference::GRPCInferenceService::CallbackService {
+ public:
+  struct Options {
+    // ServerReady only when every model loaded (Triton's --strict-readiness).
+    bool strict_readiness = true;
+    const core::Clock* clock = core::Clock::Real();
+  };
+
+  // `models` must outlive the service.
+  InferenceService(repository::ModelManager* models, Options options);
+
+  // Readiness: false until models are loaded, and again from the start of shutdown.
+  void SetModelsLoaded(bool loaded) { models_loaded_ = loaded; }
+  void SetDraining() { draining_ = true; }
+  bool IsReady() const;
+
+  grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* ctx,
+                                       const inference::ServerLiveRequest* request,
+                                       inference::ServerLiveResponse* response) override;
+  grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* ctx,
+                                        const inference::ServerReadyRequest* request,
+                                        inference::ServerReadyResponse* response) override;
+  grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* ctx,
+                                       const inference::ModelReadyRequest* request,
+                                       inference::ModelReadyResponse* response) override;
+  grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* ctx,
+                                           const inference::ServerMetadataRequest* request,
+                                           inference::ServerMetadataResponse* response) override;
+  grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* ctx,
+                                          const inference::ModelMetadataRequest* request,
+                                          inference::ModelMetadataResponse* response) override;
+  grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* ctx,
+                                        const inference::ModelConfigRequest* request,
+                                        inference::ModelConfigResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* ctx,
+                                            const inference::RepositoryIndexRequest* request,
+                                            inference::RepositoryIndexResponse* response) override;
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* ctx,
+                                       const inference::ModelInferRequest* request,
+                                       inference::ModelInferResponse* response) override;
+
+ private:
+  repository::ModelManager* const models_;
+  const Options options_;
+  std::atomic<bool> models_loaded_{false};
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace gridserve::server

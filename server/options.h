@@ -1,0 +1,28 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gridserve::server {
+
+// Everything the process is configured with. Flag names follow Triton's where Triton has the
+// flag (see flags.h and docs/configuration.md).
+struct ServerOptions {
+  std::vector<std::string> model_repositories;  // --model-repository (repeatable)
+  std::string grpc_address = "0.0.0.0";         // --grpc-address
+  int grpc_port = 8001;                         // --grpc-port; 0 picks a free port
+  std::string http_address = "0.0.0.0";         // --http-address (reserved)
+  int http_port = 8000;                         // --http-port (reserved)
+  bool allow_metrics = true;                    // --allow-metrics
+  std::string metrics_address = "0.0.0.0";      // --metrics-address
+  int metrics_port = 8002;                      // --metrics-port; 0 picks a free port
+  int log_verbose = 0;                          // --log-verbose: 0 info, >= 1 debug
+  bool exit_on_error = false;                   // --exit-on-error: exit if a model fails to load
+  bool strict_readiness = true;                 // --strict-readiness
+  int exit_timeout_secs = 30;                   // --exit-timeout-secs: drain bound at shutdown
+  int64_t grpc_max_message_size = 64 << 20;     // --grpc-max-message-size (bytes)
+  int cpu_cores = 0;                            // --cpu-cores: cores shared by instances; 0 = all
+};
+
+}  // namespace gridserve::server

@@ -1,0 +1,96 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/backend/torchscript_backend.h"
+#include "runtime/repository/model_manager.h"
+#include "server/grpc/inference_service.h"
+#include "spdlog/spdlog.h"
+
+namespace gridserve::server {
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
+  std::unique_ptr<Server> server(new Server());
+  server->options_ = options;
+
+  repository::ModelManager::Options manager_options;
+  manager_options.repository_paths = options.model_repositories;
+  manager_options.backend_factory = backend::MakeTorchScriptBackendFactory();
+  manager_options.cpu_cores = options.cpu_cores;
+  absl::StatusOr<std::unique_ptr<repository::ModelManager>> models =
+      repository::ModelManager::Create(std::move(manager_options));
+  if (!models.ok()) return models.status();
+  server->models_ = *std::move(models);
+
+  InferenceService::Options service_options;
+  service_options.strict_readiness = options.strict_readiness;
+  server->service_ = std::make_unique<InferenceService>(server->models_.get(), service_options);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::string address = absl::StrCat(options.grpc_address, ":", options.grpc_port);
+  if (options.grpc_address.find(':') != std::string::npos) {
+    address = absl::StrCat("[", options.grpc_address, "]:", options.grpc_port);  // IPv6
+  }
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->grpc_port_);
+  builder.RegisterService(server->service_.get());
+  int max_message = static_cast<int>(std::min<int64_t>(options.grpc_max_message_size, INT32_MAX));
+  builder.SetMaxReceiveMessageSize(max_message);
+  builder.SetMaxSendMessageSize(max_message);
+  server->grpc_server_ = builder.BuildAndStart();
+  if (!server->grpc_server_ || server->grpc_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", address));
+  }
+  auto* health = server->grpc_server_->GetHealthCheckService();
+  health->SetServingStatus(false);
+  spdlog::info("gRPC listening on {}:{} (max message {} bytes)", options.grpc_address,
+               server->grpc_port_, max_message);
+
+  absl::Status loaded = server->models_->LoadAll();
+  if (!loaded.ok()) return loaded;
+  if (options.exit_on_error && !server->models_->AllReady()) {
+    for (const auto& entry : server->models_->Index()) {
+      if (entry.state != repository::ModelState::kReady) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "model '", entry.name, "' failed to load (--exit-on-error): ", entry.reason));
+      }
+    }
+  }
+  server->service_->SetModelsLoaded(true);
+  health->SetServingStatus(server->service_->IsReady());
+  spdlog::info("gridserve ready: {} model version(s) known, ready={}",
+               server->models_->Index().size(), server->service_->IsReady());
+  return server;
+}
+
+Server::~Server() { Shutdown(); }
+
+void Server::Wait() { done_.WaitForNotification(); }
+
+void Server::Shutdown() {
+  {
+    absl::MutexLock lock(&shutdown_mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  spdlog::info("shutting down: readiness off, draining in-flight requests (up to {} s)",
+               options_.exit_timeout_secs);
+  if (service_) service_->SetDraining();
+  if (grpc_server_) {
+    grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+    // Refuses new RPCs at once; in-flight ones may finish until the deadline, then are cancelled.
+    grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                           std::chrono::seconds(options_.exit_timeout_secs));
+  }
+  if (models_) models_->UnloadAll();
+  spdlog::info("shutdown complete");
+  done_.Notify();
+}
+
+}  // namespace gridserve::server
