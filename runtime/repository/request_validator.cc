@@ -1,5 +1,6 @@
 #include "runtime/repository/request_validator.h"
 
+#include <limits>
 #include <set>
 #include <string>
 
@@ -51,7 +52,9 @@ absl::Status ValidateRequest(const inference::ModelConfig& config, core::Inferen
                                   core::DataTypeName(want)));
     }
     const core::Shape& shape = t.shape();
-    ASSIGN_OR_RETURN(int64_t count, core::ElementCount(shape));
+    absl::StatusOr<int64_t> element_count = core::ElementCount(shape);
+    if (!element_count.ok()) return Invalid(config, input.name, element_count.status().message());
+    const int64_t count = *element_count;
     size_t rank = spec->dims_size() + (batching ? 1 : 0);
     bool shape_ok = shape.size() == rank;
     for (int i = 0; shape_ok && i < spec->dims_size(); ++i) {
@@ -82,7 +85,7 @@ absl::Status ValidateRequest(const inference::ModelConfig& config, core::Inferen
       if (!elements.ok()) return Invalid(config, input.name, elements.status().message());
     } else {
       size_t element_size = core::DataTypeByteSize(want);
-      if (count > static_cast<int64_t>(SIZE_MAX / element_size) ||
+      if (static_cast<uint64_t>(count) > std::numeric_limits<int64_t>::max() / element_size ||
           t.byte_size() != static_cast<size_t>(count) * element_size) {
         return Invalid(config, input.name,
                        absl::StrCat("got ", t.byte_size(), " bytes but shape ", core::ShapeToString(shape),

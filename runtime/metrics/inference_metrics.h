@@ -1,0 +1,81 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/metrics/metrics.h"
+
+namespace gridserve::metrics {
+
+// Handles to one model version's metrics. Plain pointers into the registry: copy freely, use from
+// any thread, valid until InferenceMetrics::RemoveModelVersion for this version.
+struct ModelVersionMetrics {
+  Counter* requests_success = nullptr;     // gridserve_inference_requests_total{outcome="success"}
+  Counter* requests_failure = nullptr;     // gridserve_inference_requests_total{outcome="failure"}
+  Counter* items = nullptr;                // + batch size of each request
+  Counter* executions = nullptr;           // + 1 per executed batch
+  Histogram* request_duration = nullptr;   // seconds, receipt to response, every request
+  Histogram* queue_duration = nullptr;     // seconds, enqueue to batch start
+  Histogram* compute_input = nullptr;      // seconds, phase="input" (gather/concatenate inputs)
+  Histogram* compute_infer = nullptr;      // seconds, phase="infer" (forward)
+  Histogram* compute_output = nullptr;     // seconds, phase="output" (split/serialize outputs)
+  Histogram* batch_size = nullptr;         // items per executed batch
+  Gauge* pending_requests = nullptr;       // +1 on enqueue, -1 when a batch takes it
+  Gauge* ready = nullptr;                  // gridserve_model_ready: 1 serving, 0 otherwise
+  Gauge* load_duration_seconds = nullptr;  // gridserve_model_load_duration_seconds
+};
+
+// The gridserve_* metric families of issue 4 (labels model and version), registered once per
+// process, so names, help and buckets live in one place. Thread-safe. The registry must outlive it.
+//
+//   auto metrics = InferenceMetrics::Create(&registry);         // in main
+//   ModelVersionMetrics m = (*metrics)->ForModelVersion("mnist", "1");  // at load
+//   m.queue_duration->Observe(queue_ns * 1e-9);                 // on the hot path, lock-free
+//   (*metrics)->RemoveModelVersion("mnist", "1");               // after unload, no users left
+class InferenceMetrics {
+ public:
+  struct Options {
+    // Buckets (seconds) of the request, queue and compute histograms. Tune when p99 falls
+    // between two wide buckets; every bucket is one series per model version per histogram.
+    std::vector<double> latency_buckets_s = DefaultLatencyBuckets();
+    // Buckets of gridserve_inference_batch_size; should cover max_batch_size.
+    std::vector<double> batch_size_buckets = ExponentialBuckets(1, 2, 10);  // 1 .. 512
+  };
+
+  // Registers the families; ALREADY_EXISTS if called twice on one registry.
+  static absl::StatusOr<std::unique_ptr<InferenceMetrics>> Create(Registry* registry,
+                                                                  Options options);
+  static absl::StatusOr<std::unique_ptr<InferenceMetrics>> Create(Registry* registry) {
+    return Create(registry, Options());
+  }
+
+  // Creates (or returns the existing) metrics of one model version. Takes family locks: call at
+  // load time, not per request.
+  ModelVersionMetrics ForModelVersion(const std::string& model, const std::string& version);
+  // Stops exporting the version's series. The caller guarantees no one still uses its handles.
+  void RemoveModelVersion(const std::string& model, const std::string& version);
+
+  // gridserve_build_info{version, torch_version, grpc_version} 1.
+  void SetBuildInfo(const std::string& version, const std::string& torch_version,
+                    const std::string& grpc_version);
+
+ private:
+  InferenceMetrics() = default;
+
+  // Constant after Create; families are owned by the registry.
+  Family<Counter>* requests_ = nullptr;
+  Family<Counter>* items_ = nullptr;
+  Family<Counter>* executions_ = nullptr;
+  Family<Histogram>* request_duration_ = nullptr;
+  Family<Histogram>* queue_duration_ = nullptr;
+  Family<Histogram>* compute_duration_ = nullptr;
+  Family<Histogram>* batch_size_ = nullptr;
+  Family<Gauge>* pending_requests_ = nullptr;
+  Family<Gauge>* model_ready_ = nullptr;
+  Family<Gauge>* model_load_duration_ = nullptr;
+  Family<Gauge>* build_info_ = nullptr;
+};
+
+}  // namespace gridserve::metrics

@@ -1,0 +1,89 @@
+#include "runtime/metrics/inference_metrics.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/metrics/metrics.h"
+
+namespace gridserve::metrics {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(InferenceMetricsTest, RegistersIssueFourNamesOnce) {
+  Registry registry;
+  auto metrics = InferenceMetrics::Create(&registry);
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_EQ(InferenceMetrics::Create(&registry).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(InferenceMetrics::Create(nullptr).status().code(), absl::StatusCode::kInvalidArgument);
+
+  (*metrics)->ForModelVersion("mnist", "1");
+  (*metrics)->SetBuildInfo("0.1.0", "1.13.1", "1.51.1");
+  const std::string text = registry.RenderText();
+  for (const char* type_line : {
+           "# TYPE gridserve_inference_requests_total counter\n",
+           "# TYPE gridserve_inference_items_total counter\n",
+           "# TYPE gridserve_inference_executions_total counter\n",
+           "# TYPE gridserve_inference_request_duration_seconds histogram\n",
+           "# TYPE gridserve_inference_queue_duration_seconds histogram\n",
+           "# TYPE gridserve_inference_compute_duration_seconds histogram\n",
+           "# TYPE gridserve_inference_batch_size histogram\n",
+           "# TYPE gridserve_inference_pending_requests gauge\n",
+           "# TYPE gridserve_model_ready gauge\n",
+           "# TYPE gridserve_model_load_duration_seconds gauge\n",
+           "# TYPE gridserve_build_info gauge\n",
+       }) {
+    EXPECT_THAT(text, HasSubstr(type_line));
+  }
+  EXPECT_THAT(text,
+              HasSubstr("gridserve_inference_requests_total{model=\"mnist\",outcome=\"failure\","
+                        "version=\"1\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("gridserve_inference_compute_duration_seconds_count{model=\"mnist\","
+                              "phase=\"infer\",version=\"1\"} 0\n"));
+  EXPECT_THAT(text,
+              HasSubstr("gridserve_build_info{grpc_version=\"1.51.1\",torch_version=\"1.13.1\","
+                        "version=\"0.1.0\"} 1\n"));
+}
+
+TEST(InferenceMetricsTest, HandlesAreStableAndCountExactly) {
+  Registry registry;
+  auto metrics = InferenceMetrics::Create(&registry);
+  ASSERT_TRUE(metrics.ok());
+  ModelVersionMetrics a = (*metrics)->ForModelVersion("m", "1");
+  ModelVersionMetrics again = (*metrics)->ForModelVersion("m", "1");
+  ModelVersionMetrics other = (*metrics)->ForModelVersion("m", "2");
+  EXPECT_EQ(a.requests_success, again.requests_success);
+  EXPECT_EQ(a.compute_output, again.compute_output);
+  EXPECT_NE(a.requests_success, other.requests_success);
+  EXPECT_NE(a.requests_success, a.requests_failure);
+  EXPECT_NE(a.compute_input, a.compute_infer);
+
+  constexpr int kSuccess = 5, kFailure = 2;
+  for (int i = 0; i < kSuccess; ++i) a.requests_success->Increment();
+  for (int i = 0; i < kFailure; ++i) a.requests_failure->Increment();
+  for (int i = 0; i < kSuccess + kFailure; ++i) a.request_duration->Observe(0.001 * i);
+  const std::string text = registry.RenderText();
+  EXPECT_THAT(text, HasSubstr("gridserve_inference_requests_total{model=\"m\",outcome=\"success\","
+                              "version=\"1\"} 5\n"));
+  EXPECT_THAT(text, HasSubstr("gridserve_inference_requests_total{model=\"m\",outcome=\"failure\","
+                              "version=\"1\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("gridserve_inference_request_duration_seconds_count{model=\"m\","
+                              "version=\"1\"} 7\n"));
+}
+
+TEST(InferenceMetricsTest, RemoveModelVersionDropsOnlyThatVersion) {
+  Registry registry;
+  auto metrics = InferenceMetrics::Create(&registry);
+  ASSERT_TRUE(metrics.ok());
+  (*metrics)->ForModelVersion("m", "1");
+  (*metrics)->ForModelVersion("m", "2");
+  (*metrics)->RemoveModelVersion("m", "1");
+  const std::string text = registry.RenderText();
+  EXPECT_THAT(text, Not(HasSubstr("version=\"1\"")));
+  EXPECT_THAT(text, HasSubstr("gridserve_model_ready{model=\"m\",version=\"2\"} 0\n"));
+}
+
+}  // namespace
+}  // namespace gridserve::metrics
