@@ -1,7 +1,9 @@
 // gridserve: serves TorchScript models from Triton-layout repositories over KServe v2 gRPC.
 
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <thread>
 
@@ -9,6 +11,17 @@
 #include "server/flags.h"
 #include "server/server.h"
 #include "spdlog/spdlog.h"
+
+namespace {
+
+int g_signal_pipe[2] = {-1, -1};
+
+void OnSignal(int sig) {
+  unsigned char byte = static_cast<unsigned char>(sig);
+  [[maybe_unused]] ssize_t n = write(g_signal_pipe[1], &byte, 1);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -23,13 +36,18 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(options->log_verbose > 0 ? spdlog::level::debug : spdlog::level::info);
 
-  // SIGINT/SIGTERM are taken by a dedicated thread (sigwait), so shutdown runs outside a
-  // signal handler.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGINT/SIGTERM only write the signal number to a pipe (async-signal-safe); a dedicated thread
+  // reads it and runs the graceful shutdown outside the handler. A handler, not sigwait: libraries
+  // start threads before main() whose signal masks we do not control.
+  if (pipe(g_signal_pipe) != 0) {
+    std::perror("gridserve: pipe");
+    return 1;
+  }
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
 
   absl::StatusOr<std::unique_ptr<gridserve::server::Server>> server =
       gridserve::server::Server::Create(*options);
@@ -38,8 +56,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    unsigned char sig = 0;
+    while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
     spdlog::info("received signal {}", sig);
     (*server)->Shutdown();
   });
