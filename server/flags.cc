@@ -119,8 +119,10 @@ absl::StatusOr<ServerOptions> ParseFlags(const std::vector<std::string>& args) {
     }
     const Flag& flag = it->second;
     if (!has_value) {
+      bool unused;
       if (flag.is_bool) {
-        value = "true";
+        // `--name true|false` (Triton's form) or a bare `--name`.
+        value = i + 1 < args.size() && ParseBool(args[i + 1], &unused) ? args[++i] : "true";
       } else if (i + 1 < args.size()) {
         value = args[++i];
       } else {

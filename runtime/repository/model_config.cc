@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -159,7 +160,8 @@ std::vector<int64_t> ListVersions(const std::string& model_dir) {
     std::string name = entry.path().filename().string();
     int64_t v;
     if (entry.is_directory(ec) && !name.empty() && name[0] != '.' &&
-        std::all_of(name.begin(), name.end(), ::isdigit) && absl::SimpleAtoi(name, &v) && v > 0) {
+        std::all_of(name.begin(), name.end(), absl::ascii_isdigit) &&
+        absl::SimpleAtoi(name, &v) && v > 0) {
       versions.push_back(v);
     }
   }
