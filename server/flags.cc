@@ -68,6 +68,8 @@ const std::map<std::string, Flag>& Flags() {
                         Int(&ServerOptions::metrics_port, 0, 65535)}},
       {"log-verbose", {"Verbose logging level; >= 1 logs at debug (default 0)", false,
                        Int(&ServerOptions::log_verbose, 0, 100)}},
+      {"log-format", {"Log line format: default or json (default default)", false,
+                      Str(&ServerOptions::log_format)}},
       {"exit-on-error", {"Exit if any model fails to load at startup (default false)", true,
                          Bool(&ServerOptions::exit_on_error)}},
       {"strict-readiness",

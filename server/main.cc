@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "server/flags.h"
+#include "server/logging.h"
 #include "server/server.h"
 #include "spdlog/spdlog.h"
 
@@ -34,7 +35,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "gridserve: %s\n", std::string(options.status().message()).c_str());
     return 2;
   }
-  spdlog::set_level(options->log_verbose > 0 ? spdlog::level::debug : spdlog::level::info);
+  if (absl::Status logging = gridserve::server::SetupLogging(options->log_verbose, options->log_format);
+      !logging.ok()) {
+    std::fprintf(stderr, "gridserve: %s\n", std::string(logging.message()).c_str());
+    return 2;
+  }
 
   // SIGINT/SIGTERM only write the signal number to a pipe (async-signal-safe); a dedicated thread
   // reads it and runs the graceful shutdown outside the handler. A handler, not sigwait: libraries

@@ -18,6 +18,7 @@ struct ServerOptions {
   std::string metrics_address = "0.0.0.0";      // --metrics-address
   int metrics_port = 8002;                      // --metrics-port; 0 picks a free port
   int log_verbose = 0;                          // --log-verbose: 0 info, >= 1 debug
+  std::string log_format = "default";           // --log-format: default | json
   bool exit_on_error = false;                   // --exit-on-error: exit if a model fails to load
   bool strict_readiness = true;                 // --strict-readiness
   int exit_timeout_secs = 30;                   // --exit-timeout-secs: drain bound at shutdown
