@@ -7,8 +7,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/core/status_macros.h"
+#include "runtime/repository/batching_config.h"
 #include "runtime/repository/model_config.h"
 #include "runtime/scheduler/direct_scheduler.h"
+#include "runtime/scheduler/dynamic_batch_scheduler.h"
 #include "spdlog/spdlog.h"
 
 namespace gridserve::repository {
@@ -42,9 +44,11 @@ absl::string_view ModelStateName(ModelState state) {
 
 LoadedModel::LoadedModel(inference::ModelConfig config, int64_t version,
                          std::unique_ptr<backend::Backend> backend,
+                         std::shared_ptr<const scheduler::InferenceStatistics> statistics,
                          std::unique_ptr<scheduler::Scheduler> scheduler)
     : config_(std::move(config)),
       version_(version),
+      statistics_(std::move(statistics)),
       backend_(std::move(backend)),
       scheduler_(std::move(scheduler)) {}
 
@@ -176,11 +180,30 @@ absl::StatusOr<std::shared_ptr<LoadedModel>> ModelManager::LoadVersion(
     }
   }
 
-  scheduler::DirectScheduler::Options options;
-  options.clock = options_.clock;
-  ASSIGN_OR_RETURN(std::unique_ptr<scheduler::DirectScheduler> sched,
-                   scheduler::DirectScheduler::Create(options, std::move(executors)));
-  return std::make_shared<LoadedModel>(config, version, std::move(backend), std::move(sched));
+  auto statistics = std::make_shared<scheduler::InferenceStatistics>();
+  scheduler::ObserverList observers = {statistics};
+  if (options_.observer_factory) {
+    for (auto& observer : options_.observer_factory(config, version)) {
+      if (observer != nullptr) observers.push_back(std::move(observer));
+    }
+  }
+  std::unique_ptr<scheduler::Scheduler> sched;
+  if (UsesDynamicBatching(config)) {
+    ASSIGN_OR_RETURN(scheduler::DynamicBatchScheduler::Options options,
+                     DynamicBatchOptionsFromConfig(config));
+    options.clock = options_.clock;
+    options.observers = std::move(observers);
+    ASSIGN_OR_RETURN(sched, scheduler::DynamicBatchScheduler::Create(std::move(options),
+                                                                     std::move(executors)));
+  } else {
+    scheduler::DirectScheduler::Options options;
+    options.clock = options_.clock;
+    options.observers = std::move(observers);
+    ASSIGN_OR_RETURN(sched,
+                     scheduler::DirectScheduler::Create(std::move(options), std::move(executors)));
+  }
+  return std::make_shared<LoadedModel>(config, version, std::move(backend), std::move(statistics),
+                                       std::move(sched));
 }
 
 absl::StatusOr<std::shared_ptr<LoadedModel>> ModelManager::Get(absl::string_view name,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,6 +13,8 @@
 #include "inference/model_config.pb.h"
 #include "runtime/backend/backend.h"
 #include "runtime/core/clock.h"
+#include "runtime/scheduler/execution_observer.h"
+#include "runtime/scheduler/inference_statistics.h"
 #include "runtime/scheduler/scheduler.h"
 
 namespace gridserve::repository {
@@ -24,13 +27,15 @@ enum class ModelState { kLoading, kReady, kUnavailable, kUnloading };
 // "LOADING", "READY", "UNAVAILABLE", "UNLOADING" (Triton's RepositoryIndex states).
 absl::string_view ModelStateName(ModelState state);
 
-// A ready model version: its config, instances and scheduler. Shared by the manager and by every
-// in-flight request that uses it (InferenceRequest::model_handle), so unloading never frees a
-// model in use. Thread-safe.
+// A ready model version: its config, instances, scheduler and statistics. Shared by the manager
+// and by every in-flight request that uses it (InferenceRequest::model_handle), so unloading
+// never frees a model in use. Thread-safe.
 class LoadedModel {
  public:
+  // `statistics` must be one of `scheduler`'s observers.
   LoadedModel(inference::ModelConfig config, int64_t version,
               std::unique_ptr<backend::Backend> backend,
+              std::shared_ptr<const scheduler::InferenceStatistics> statistics,
               std::unique_ptr<scheduler::Scheduler> scheduler);
   ~LoadedModel();
 
@@ -38,11 +43,15 @@ class LoadedModel {
   const std::string& name() const { return config_.name(); }
   int64_t version() const { return version_; }
   scheduler::Scheduler& scheduler() { return *scheduler_; }
+  // Triton's ModelStatistics for this version since it loaded.
+  const scheduler::InferenceStatistics& statistics() const { return *statistics_; }
 
  private:
   const inference::ModelConfig config_;
   const int64_t version_;
+  const std::shared_ptr<const scheduler::InferenceStatistics> statistics_;
   const std::unique_ptr<backend::Backend> backend_;
+  // Last, so it stops (its instance threads use the backend) before anything else goes.
   const std::unique_ptr<scheduler::Scheduler> scheduler_;
 };
 
@@ -62,6 +71,11 @@ class ModelManager {
     int cpu_cores = 0;
     // Clock for the schedulers. Never null.
     const core::Clock* clock = core::Clock::Real();
+    // Makes extra observers of each model version's scheduler (e.g. Prometheus metrics), called
+    // once per version as it loads, beside the version's own InferenceStatistics. May be empty;
+    // null results are skipped. An observer lives as long as its version.
+    std::function<scheduler::ObserverList(const inference::ModelConfig& config, int64_t version)>
+        observer_factory;
   };
 
   struct IndexEntry {
@@ -76,8 +90,8 @@ class ModelManager {
 
   // Finds and loads every model in the repositories. A model that fails to load is recorded as
   // kUnavailable with its reason; that is not an error here. Errors only when a repository
-  // cannot be read or two repositories hold a model of the same name (the second is skipped and
-  // reported unavailable).
+  // cannot be read. A model name found in two repositories keeps the first repository's model;
+  // the duplicate is logged at error and skipped.
   absl::Status LoadAll();
 
   // The ready version `version` of `name`, or its highest ready version when `version` is 0.

@@ -8,8 +8,12 @@ namespace gridserve::scheduler {
 
 absl::StatusOr<std::unique_ptr<DirectScheduler>> DirectScheduler::Create(
     Options options, std::vector<BatchExecutor> instances) {
-  if (instances.empty()) return absl::InvalidArgumentError("a scheduler needs at least one instance");
+  if (instances.empty())
+    return absl::InvalidArgumentError("a scheduler needs at least one instance");
   if (options.clock == nullptr) return absl::InvalidArgumentError("clock must not be null");
+  for (const auto& observer : options.observers) {
+    if (observer == nullptr) return absl::InvalidArgumentError("observers must not be null");
+  }
   return std::unique_ptr<DirectScheduler>(new DirectScheduler(options, std::move(instances)));
 }
 
@@ -23,16 +27,23 @@ DirectScheduler::DirectScheduler(Options options, std::vector<BatchExecutor> ins
 DirectScheduler::~DirectScheduler() { Shutdown(); }
 
 absl::Status DirectScheduler::Enqueue(std::unique_ptr<core::InferenceRequest> request) {
-  absl::MutexLock lock(&mu_);
-  if (stopping_) return absl::UnavailableError("model is shutting down");
-  if (options_.max_queue_size > 0 && queue_.size() >= options_.max_queue_size) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("queue of model '", request->model_name, "' is full (", queue_.size(),
-                     " requests)"));
+  RecordArrival(*request, *options_.clock, options_.observers);
+  absl::Status refused;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      refused = absl::UnavailableError(
+          absl::StrCat("model '", request->model_name, "' is shutting down"));
+    } else if (options_.max_queue_size > 0 && queue_.size() >= options_.max_queue_size) {
+      refused = absl::ResourceExhaustedError(absl::StrCat(
+          "queue of model '", request->model_name, "' is full (", queue_.size(), " requests)"));
+    } else {
+      queue_.push_back(std::move(request));
+      return absl::OkStatus();
+    }
   }
-  request->enqueue_ns = options_.clock->NowNanos();
-  queue_.push_back(std::move(request));
-  return absl::OkStatus();
+  RecordUnexecuted(*request, refused, RequestPath::kRefused, *options_.clock, options_.observers);
+  return refused;
 }
 
 size_t DirectScheduler::InFlight() const {
@@ -41,6 +52,7 @@ size_t DirectScheduler::InFlight() const {
 }
 
 void DirectScheduler::Shutdown() {
+  absl::MutexLock join_lock(&join_mu_);  // a second caller waits for the first to finish
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -56,9 +68,8 @@ void DirectScheduler::InstanceLoop(size_t index) {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](DirectScheduler* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-            return !s->queue_.empty() || s->stopping_;
-          },
+          +[](DirectScheduler* s)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return !s->queue_.empty() || s->stopping_; },
           this));
       if (queue_.empty()) return;  // stopping and drained
       request = std::move(queue_.front());
@@ -67,12 +78,18 @@ void DirectScheduler::InstanceLoop(size_t index) {
     }
     int64_t now = options_.clock->NowNanos();
     if (request->deadline_ns > 0 && now >= request->deadline_ns) {
-      FailRequest(*request, absl::DeadlineExceededError(absl::StrCat(
-                                "request timed out in the queue of model '", request->model_name, "'")));
+      absl::Status expired = absl::DeadlineExceededError(
+          absl::StrCat("request timed out in the queue of model '", request->model_name, "'"));
+      RecordUnexecuted(*request, expired, RequestPath::kExpiredInQueue, *options_.clock,
+                       options_.observers);
+      Deliver(*request, expired);
     } else {
       core::InferenceRequest* batch[] = {request.get()};
-      CompleteBatch(batch, executors_[index](batch), now);
+      auto results =
+          ExecuteBatch(executors_[index], batch, index, now, *options_.clock, options_.observers);
+      Deliver(*request, std::move(results[0]));
     }
+    request.reset();  // before InFlight() stops counting it
     absl::MutexLock lock(&mu_);
     --executing_;
   }

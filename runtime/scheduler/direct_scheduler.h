@@ -12,8 +12,10 @@
 namespace gridserve::scheduler {
 
 // Runs each request on its own, in arrival order, on the first idle instance: the scheduler for
-// models without `dynamic_batching` and for `max_batch_size: 0` models. One thread per instance.
-// Thread-safe.
+// models without `dynamic_batching` and for `max_batch_size: 0` models. One thread per instance,
+// started by Create and joined by Shutdown; each takes the oldest queued request when idle. A
+// request whose deadline_ns has passed when it is taken is answered DEADLINE_EXCEEDED and not
+// executed. Responses of different instances may finish out of arrival order. Thread-safe.
 class DirectScheduler : public Scheduler {
  public:
   struct Options {
@@ -21,6 +23,8 @@ class DirectScheduler : public Scheduler {
     size_t max_queue_size = 0;
     // Time source for queue timings and deadlines. Never null.
     const core::Clock* clock = core::Clock::Real();
+    // Told about every request and execution (statistics, metrics); none may be null.
+    ObserverList observers;
   };
 
   static absl::StatusOr<std::unique_ptr<DirectScheduler>> Create(
@@ -39,6 +43,8 @@ class DirectScheduler : public Scheduler {
   const Options options_;
   const std::vector<BatchExecutor> executors_;
   std::vector<std::thread> threads_;
+
+  absl::Mutex join_mu_;  // serializes Shutdown
 
   mutable absl::Mutex mu_;
   std::deque<std::unique_ptr<core::InferenceRequest>> queue_ ABSL_GUARDED_BY(mu_);

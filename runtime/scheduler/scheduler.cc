@@ -4,26 +4,81 @@
 
 namespace gridserve::scheduler {
 
-void CompleteBatch(absl::Span<core::InferenceRequest* const> batch,
-                   std::vector<absl::StatusOr<core::InferenceResponse>> results, int64_t picked_ns) {
-  for (size_t i = 0; i < batch.size(); ++i) {
-    core::InferenceRequest& request = *batch[i];
-    absl::StatusOr<core::InferenceResponse> result =
-        i < results.size() ? std::move(results[i])
-                           : absl::InternalError("executor returned too few results");
-    if (result.ok()) result->timings.queue_ns = picked_ns - request.enqueue_ns;
-    if (request.on_complete) {
-      auto done = std::move(request.on_complete);
-      done(std::move(result));
-    }
-  }
+void RecordArrival(core::InferenceRequest& request, const core::Clock& clock,
+                   const ObserverList& observers) {
+  request.enqueue_ns = clock.NowNanos();
+  for (const auto& observer : observers) observer->OnRequestArrived(request);
 }
 
-void FailRequest(core::InferenceRequest& request, absl::Status status) {
-  if (request.on_complete) {
-    auto done = std::move(request.on_complete);
-    done(std::move(status));
+std::vector<absl::StatusOr<core::InferenceResponse>> ExecuteBatch(
+    const BatchExecutor& executor, absl::Span<core::InferenceRequest* const> batch, size_t instance,
+    int64_t picked_ns, const core::Clock& clock, const ObserverList& observers) {
+  BatchRecord record;
+  record.instance = instance;
+  record.requests = batch.size();
+  for (const core::InferenceRequest* request : batch) record.items += request->batch_size;
+  record.start_ns = clock.NowNanos();
+  for (const auto& observer : observers) observer->OnBatchStarted(record);
+
+  std::vector<absl::StatusOr<core::InferenceResponse>> results = executor(batch);
+  record.end_ns = clock.NowNanos();
+  results.resize(batch.size(), absl::InternalError("executor returned too few results"));
+
+  // Every response of a batch carries the same split; take it from the first OK one.
+  for (const auto& result : results) {
+    if (!result.ok()) continue;
+    if (record.succeeded++ > 0) continue;
+    record.compute_input_ns = result->timings.compute_input_ns;
+    record.compute_infer_ns = result->timings.compute_infer_ns;
+    record.compute_output_ns = result->timings.compute_output_ns;
   }
+  bool reported_split =
+      record.compute_input_ns + record.compute_infer_ns + record.compute_output_ns > 0;
+  if (!reported_split) record.compute_infer_ns = record.end_ns - record.start_ns;
+  for (const auto& observer : observers) observer->OnBatchFinished(record);
+
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const core::InferenceRequest& request = *batch[i];
+    core::RequestTimings timings;
+    timings.queue_ns = picked_ns - request.enqueue_ns;
+    timings.compute_input_ns = record.compute_input_ns;
+    timings.compute_infer_ns = record.compute_infer_ns;
+    timings.compute_output_ns = record.compute_output_ns;
+    timings.executed_batch_size = record.items;
+    if (results[i].ok()) results[i]->timings = timings;
+
+    RequestRecord done;
+    done.request = &request;
+    done.code = results[i].status().code();
+    done.path = RequestPath::kExecuted;
+    done.items = request.batch_size;
+    done.arrive_ns = request.enqueue_ns;
+    done.finish_ns = record.end_ns;
+    done.timings = timings;
+    for (const auto& observer : observers) observer->OnRequestFinished(done);
+  }
+  return results;
+}
+
+void RecordUnexecuted(const core::InferenceRequest& request, const absl::Status& status,
+                      RequestPath path, const core::Clock& clock, const ObserverList& observers) {
+  if (observers.empty()) return;
+  RequestRecord done;
+  done.request = &request;
+  done.code = status.code();
+  done.path = path;
+  done.items = request.batch_size;
+  done.arrive_ns = request.enqueue_ns;
+  done.finish_ns = clock.NowNanos();
+  if (path == RequestPath::kExpiredInQueue) done.timings.queue_ns = done.finish_ns - done.arrive_ns;
+  for (const auto& observer : observers) observer->OnRequestFinished(done);
+}
+
+void Deliver(core::InferenceRequest& request, absl::StatusOr<core::InferenceResponse> result) {
+  if (!request.on_complete) return;
+  core::ResponseCallback done = std::move(request.on_complete);
+  request.on_complete = nullptr;
+  done(std::move(result));
 }
 
 }  // namespace gridserve::scheduler

@@ -10,6 +10,7 @@
 #include "absl/types/span.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/inference_request.h"
+#include "runtime/scheduler/execution_observer.h"
 
 namespace gridserve::scheduler {
 
@@ -27,11 +28,14 @@ class Scheduler {
   virtual ~Scheduler() = default;
 
   // Queues `request`. Ownership passes to the scheduler iff OK is returned; the request's
-  // on_complete then runs exactly once, later, from an instance thread. Never blocks. Errors:
-  // RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE after Shutdown() began.
+  // on_complete then runs exactly once, later, from an instance thread (after the observers
+  // heard of its result). Never blocks. Errors (on_complete is not called; the caller answers):
+  // RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE after Shutdown() began,
+  // INVALID_ARGUMENT for a request the scheduler cannot run (batch_size).
   virtual absl::Status Enqueue(std::unique_ptr<core::InferenceRequest> request) = 0;
 
-  // Requests accepted and not yet finished (queued or executing).
+  // Requests accepted whose on_complete has not run yet (queued, executing, or held back for
+  // ordered delivery).
   virtual size_t InFlight() const = 0;
 
   // Stops accepting, lets every accepted request finish, then joins the instance threads.
@@ -39,12 +43,29 @@ class Scheduler {
   virtual void Shutdown() = 0;
 };
 
-// Finishes `batch` with `results` (one per request): records the queue time and calls each
-// request's on_complete. `picked_ns` is when an instance took the batch.
-void CompleteBatch(absl::Span<core::InferenceRequest* const> batch,
-                   std::vector<absl::StatusOr<core::InferenceResponse>> results, int64_t picked_ns);
+// Building blocks shared by the schedulers: the bookkeeping around one batch, so every scheduler
+// fills timings and feeds observers the same way.
 
-// Fails `request` with `status` (calls on_complete).
-void FailRequest(core::InferenceRequest& request, absl::Status status);
+// Sets request.enqueue_ns to now and tells the observers it arrived. Call first thing in Enqueue.
+void RecordArrival(core::InferenceRequest& request, const core::Clock& clock,
+                   const ObserverList& observers);
+
+// Executes `batch` on `executor` (instance `instance`, taken from the queue at `picked_ns`) and
+// returns exactly one result per request, in order. OK responses get their timings: queue_ns,
+// executed_batch_size, and the executor's compute split, or compute_infer_ns = the execution's
+// wall time when the executor reported none. Observers hear OnBatchStarted, OnBatchFinished and
+// OnRequestFinished for each request. Does not call on_complete: the caller delivers the results
+// (in arrival order when it must).
+std::vector<absl::StatusOr<core::InferenceResponse>> ExecuteBatch(
+    const BatchExecutor& executor, absl::Span<core::InferenceRequest* const> batch, size_t instance,
+    int64_t picked_ns, const core::Clock& clock, const ObserverList& observers);
+
+// Tells the observers that `request` failed with `status` without executing (`path` is kRefused or
+// kExpiredInQueue). Does not call on_complete.
+void RecordUnexecuted(const core::InferenceRequest& request, const absl::Status& status,
+                      RequestPath path, const core::Clock& clock, const ObserverList& observers);
+
+// Calls request.on_complete with `result`, at most once (a request without one is skipped).
+void Deliver(core::InferenceRequest& request, absl::StatusOr<core::InferenceResponse> result);
 
 }  // namespace gridserve::scheduler

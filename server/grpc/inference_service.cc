@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/core/config_types.h"
+#include "runtime/core/logging.h"
 #include "runtime/repository/request_validator.h"
 #include "server/grpc/status_util.h"
 #include "server/grpc/tensor_conversion.h"
@@ -44,15 +45,36 @@ void AddTensorMetadata(const Tensors& tensors, bool batching, Out* out) {
   }
 }
 
+void SetDuration(const scheduler::StatisticDuration& from, inference::StatisticDuration* to) {
+  to->set_count(from.count);
+  to->set_ns(from.ns);
+}
+
+void ToModelStatistics(const repository::LoadedModel& model, inference::ModelStatistics* out) {
+  scheduler::StatisticsSnapshot s = model.statistics().Snapshot();
+  out->set_name(model.name());
+  out->set_version(std::to_string(model.version()));
+  out->set_last_inference(s.last_inference_ms);
+  out->set_inference_count(s.inference_count);
+  out->set_execution_count(s.execution_count);
+  inference::InferStatistics* stats = out->mutable_inference_stats();
+  SetDuration(s.success, stats->mutable_success());
+  SetDuration(s.fail, stats->mutable_fail());
+  SetDuration(s.queue, stats->mutable_queue());
+  SetDuration(s.compute_input, stats->mutable_compute_input());
+  SetDuration(s.compute_infer, stats->mutable_compute_infer());
+  SetDuration(s.compute_output, stats->mutable_compute_output());
+  for (const scheduler::BatchSizeStatistics& size : s.batch_stats) {
+    inference::InferBatchStatistics* batch = out->add_batch_stats();
+    batch->set_batch_size(size.batch_size);
+    SetDuration(size.compute_input, batch->mutable_compute_input());
+    SetDuration(size.compute_infer, batch->mutable_compute_infer());
+    SetDuration(size.compute_output, batch->mutable_compute_output());
+  }
+}
+
 std::shared_ptr<spdlog::logger> Log() {
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    auto l = spdlog::get("server");
-    if (!l) {
-      l = spdlog::default_logger()->clone("server");
-      spdlog::register_logger(l);
-    }
-    return l;
-  }();
+  static const std::shared_ptr<spdlog::logger> logger = core::ModuleLogger("server");
   return logger;
 }
 
@@ -97,7 +119,9 @@ grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
     inference::ServerMetadataResponse* response) {
   response->set_name("gridserve");
   response->set_version(kGridserveVersion);
-  for (const char* ext : {"model_configuration", "model_repository"}) response->add_extensions(ext);
+  for (const char* ext : {"model_configuration", "model_repository", "statistics"}) {
+    response->add_extensions(ext);
+  }
   return Finish(ctx, absl::OkStatus());
 }
 
@@ -146,6 +170,40 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(
     if (entry.version > 0) model->set_version(std::to_string(entry.version));
     model->set_state(std::string(repository::ModelStateName(entry.state)));
     model->set_reason(entry.reason);
+  }
+  return Finish(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
+    grpc::CallbackServerContext* ctx, const inference::ModelStatisticsRequest* request,
+    inference::ModelStatisticsResponse* response) {
+  if (request->name().empty() && !request->version().empty()) {
+    return Finish(ctx, absl::InvalidArgumentError("a model version needs a model name"));
+  }
+  absl::StatusOr<int64_t> version = ParseVersion(request->name(), request->version());
+  if (!version.ok()) return Finish(ctx, version.status());
+  if (!request->name().empty()) {
+    absl::StatusOr<inference::ModelConfig> config = models_->GetConfig(request->name());
+    if (!config.ok() && absl::IsNotFound(config.status())) return Finish(ctx, config.status());
+  }
+  if (*version != 0) {
+    absl::StatusOr<std::shared_ptr<repository::LoadedModel>> model =
+        models_->Get(request->name(), *version);
+    if (!model.ok()) return Finish(ctx, model.status());
+    ToModelStatistics(**model, response->add_model_stats());
+    return Finish(ctx, absl::OkStatus());
+  }
+  for (const auto& entry : models_->Index()) {
+    if (entry.state != repository::ModelState::kReady) continue;
+    if (!request->name().empty() && entry.name != request->name()) continue;
+    // The version may have gone since Index(); skip it then.
+    absl::StatusOr<std::shared_ptr<repository::LoadedModel>> model =
+        models_->Get(entry.name, entry.version);
+    if (model.ok()) ToModelStatistics(**model, response->add_model_stats());
+  }
+  if (!request->name().empty() && response->model_stats().empty()) {
+    return Finish(ctx, absl::UnavailableError(
+                           absl::StrCat("model '", request->name(), "' has no ready version")));
   }
   return Finish(ctx, absl::OkStatus());
 }
