@@ -8,6 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/backend/torchscript_backend.h"
+#include "runtime/metrics/inference_metrics.h"
+#include "runtime/metrics/metrics.h"
+#include "runtime/metrics/process_collector.h"
+#include "server/http/metrics_http_server.h"
+#include "server/metrics_observer.h"
+#include "server/version.h"
 #include "runtime/repository/model_manager.h"
 #include "server/grpc/inference_service.h"
 #include "spdlog/spdlog.h"
@@ -18,10 +24,41 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   std::unique_ptr<Server> server(new Server());
   server->options_ = options;
 
+  // Metrics first, so model loads are observed from the start.
+  server->registry_ = std::make_unique<metrics::Registry>();
+  absl::StatusOr<std::unique_ptr<metrics::ProcessCollector>> process =
+      metrics::ProcessCollector::Create({});
+  if (!process.ok()) return process.status();
+  if (absl::Status s = server->registry_->AddCollector(*std::move(process)); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<metrics::InferenceMetrics>> inference_metrics =
+      metrics::InferenceMetrics::Create(server->registry_.get());
+  if (!inference_metrics.ok()) return inference_metrics.status();
+  server->inference_metrics_ = *std::move(inference_metrics);
+  server->inference_metrics_->SetBuildInfo(kGridserveVersion, backend::TorchVersion(),
+                                           grpc::Version());
+  if (options.allow_metrics) {
+    http::MetricsHttpServer::Options http_options;
+    http_options.address = options.metrics_address;
+    http_options.port = options.metrics_port;
+    absl::StatusOr<std::unique_ptr<http::MetricsHttpServer>> http =
+        http::MetricsHttpServer::Create(http_options, server->registry_.get());
+    if (!http.ok()) return http.status();
+    server->metrics_http_ = *std::move(http);
+    if (absl::Status s = server->metrics_http_->Start(); !s.ok()) return s;
+    spdlog::info("metrics on http://{}:{}/metrics", options.metrics_address,
+                 server->metrics_http_->port());
+  }
+
   repository::ModelManager::Options manager_options;
   manager_options.repository_paths = options.model_repositories;
   manager_options.backend_factory = backend::MakeTorchScriptBackendFactory();
   manager_options.cpu_cores = options.cpu_cores;
+  metrics::InferenceMetrics* inference = server->inference_metrics_.get();
+  manager_options.observer_factory = [inference](const inference::ModelConfig& config,
+                                                 int64_t version) {
+    return scheduler::ObserverList{std::make_shared<MetricsObserver>(
+        inference->ForModelVersion(config.name(), std::to_string(version)))};
+  };
   absl::StatusOr<std::unique_ptr<repository::ModelManager>> models =
       repository::ModelManager::Create(std::move(manager_options));
   if (!models.ok()) return models.status();
@@ -29,6 +66,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
 
   InferenceService::Options service_options;
   service_options.strict_readiness = options.strict_readiness;
+  service_options.metrics = server->inference_metrics_.get();
   server->service_ = std::make_unique<InferenceService>(server->models_.get(), service_options);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -62,6 +100,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
       }
     }
   }
+  server->PublishModelStates(true);
   server->service_->SetModelsLoaded(true);
   health->SetServingStatus(server->service_->IsReady());
   spdlog::info("gridserve ready: {} model version(s) known, ready={}",
@@ -70,6 +109,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
 }
 
 Server::~Server() { Shutdown(); }
+
+int Server::metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
+
+void Server::PublishModelStates(bool serving) {
+  for (const auto& entry : models_->Index()) {
+    if (entry.version == 0) continue;
+    metrics::ModelVersionMetrics m =
+        inference_metrics_->ForModelVersion(entry.name, std::to_string(entry.version));
+    m.ready->Set(serving && entry.state == repository::ModelState::kReady ? 1 : 0);
+    m.load_duration_seconds->Set(entry.load_seconds);
+  }
+}
 
 void Server::Wait() { done_.WaitForNotification(); }
 
@@ -88,7 +139,11 @@ void Server::Shutdown() {
     grpc_server_->Shutdown(std::chrono::system_clock::now() +
                            std::chrono::seconds(options_.exit_timeout_secs));
   }
-  if (models_) models_->UnloadAll();
+  if (models_) {
+    PublishModelStates(false);
+    models_->UnloadAll();
+  }
+  if (metrics_http_) metrics_http_->Stop();
   spdlog::info("shutdown complete");
   done_.Notify();
 }

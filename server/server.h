@@ -13,6 +13,13 @@ class Server;
 namespace gridserve::repository {
 class ModelManager;
 }
+namespace gridserve::metrics {
+class Registry;
+class InferenceMetrics;
+}
+namespace gridserve::http {
+class MetricsHttpServer;
+}
 
 namespace gridserve::server {
 
@@ -30,6 +37,8 @@ class Server {
 
   // The bound gRPC port (useful with grpc_port = 0).
   int grpc_port() const { return grpc_port_; }
+  // The bound /metrics port; 0 when metrics are off (--allow-metrics=false).
+  int metrics_port() const;
 
   // Blocks until Shutdown() has finished.
   void Wait();
@@ -41,7 +50,14 @@ class Server {
  private:
   Server() = default;
 
+  // Sets gridserve_model_ready / load duration for every known version from the index.
+  void PublishModelStates(bool serving);
+
   ServerOptions options_;
+  // Declared first: destroyed last, after everything that holds metric handles.
+  std::unique_ptr<metrics::Registry> registry_;
+  std::unique_ptr<metrics::InferenceMetrics> inference_metrics_;
+  std::unique_ptr<http::MetricsHttpServer> metrics_http_;
   std::unique_ptr<repository::ModelManager> models_;
   std::unique_ptr<InferenceService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;

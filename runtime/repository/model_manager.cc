@@ -130,6 +130,7 @@ ModelManager::ModelEntry ModelManager::LoadModel(const std::string& dir) const {
     if (model.ok()) {
       v.state = ModelState::kReady;
       v.model = *std::move(model);
+      v.load_seconds = (options_.clock->NowNanos() - start) * 1e-9;
       Log()->info("loaded model '{}' version {} in {:.1f} ms", name, version,
                   (options_.clock->NowNanos() - start) / 1e6);
     } else {
@@ -254,7 +255,8 @@ std::vector<ModelManager::IndexEntry> ModelManager::Index() const {
       continue;
     }
     for (const auto& [version, v] : entry.versions) {
-      index.push_back({name, version, unloading_ ? ModelState::kUnloading : v.state, v.reason});
+      index.push_back(
+          {name, version, unloading_ ? ModelState::kUnloading : v.state, v.reason, v.load_seconds});
     }
   }
   return index;

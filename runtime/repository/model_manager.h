@@ -83,6 +83,7 @@ class ModelManager {
     int64_t version = 0;  // 0 when the model failed before any version was known
     ModelState state = ModelState::kUnavailable;
     std::string reason;
+    double load_seconds = 0;  // how long loading took (READY versions)
   };
 
   static absl::StatusOr<std::unique_ptr<ModelManager>> Create(Options options);
@@ -115,6 +116,7 @@ class ModelManager {
   struct VersionEntry {
     ModelState state = ModelState::kLoading;
     std::string reason;
+    double load_seconds = 0;
     std::shared_ptr<LoadedModel> model;  // set when kReady
   };
   struct ModelEntry {

@@ -212,6 +212,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
                                                        const inference::ModelInferRequest* request,
                                                        inference::ModelInferResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const int64_t received_ns = options_.clock->NowNanos();
   auto fail = [&](const absl::Status& status) {
     Log()->debug("infer failed: model='{}' id='{}' code={} {}", request->model_name(),
                  request->id(), absl::StatusCodeToString(status.code()), std::string(status.message()));
@@ -220,16 +221,27 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
   };
   if (draining_) return fail(absl::UnavailableError("server is shutting down"));
 
-  auto infer = std::make_unique<core::InferenceRequest>();
-  absl::Status status = ToInferenceRequest(*request, infer.get());
-  if (!status.ok()) return fail(status);
   absl::StatusOr<int64_t> version = ParseVersion(request->model_name(), request->model_version());
   if (!version.ok()) return fail(version.status());
   absl::StatusOr<std::shared_ptr<repository::LoadedModel>> model =
       models_->Get(request->model_name(), *version);
   if (!model.ok()) return fail(model.status());
+  // From here the model is known: a refusal counts as that version's failed request. (Requests
+  // for unknown models are not counted per model: their names are client-chosen labels.)
+  auto fail_for_model = [&](const absl::Status& status) {
+    if (options_.metrics != nullptr) {
+      metrics::ModelVersionMetrics m =
+          options_.metrics->ForModelVersion((*model)->name(), std::to_string((*model)->version()));
+      m.requests_failure->Increment();
+      m.request_duration->Observe((options_.clock->NowNanos() - received_ns) * 1e-9);
+    }
+    return fail(status);
+  };
+  auto infer = std::make_unique<core::InferenceRequest>();
+  absl::Status status = ToInferenceRequest(*request, infer.get());
+  if (!status.ok()) return fail_for_model(status);
   status = repository::ValidateRequest((*model)->config(), infer.get());
-  if (!status.ok()) return fail(status);
+  if (!status.ok()) return fail_for_model(status);
 
   infer->model_version = (*model)->version();
   auto deadline = ctx->deadline();

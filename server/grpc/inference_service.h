@@ -5,6 +5,7 @@
 
 #include "inference/grpc_service.grpc.pb.h"
 #include "runtime/core/clock.h"
+#include "runtime/metrics/inference_metrics.h"
 #include "runtime/repository/model_manager.h"
 
 namespace gridserve::server {
@@ -18,6 +19,9 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
     // ServerReady only when every model loaded (Triton's --strict-readiness).
     bool strict_readiness = true;
     const core::Clock* clock = core::Clock::Real();
+    // Counts requests refused before they reach a model's scheduler (bad input for a known
+    // model). May be null.
+    metrics::InferenceMetrics* metrics = nullptr;
   };
 
   // `models` must outlive the service.
