@@ -1,0 +1,1 @@
+../movie_recommender/movielens.py
