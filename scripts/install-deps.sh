@@ -17,6 +17,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev prometheus
   # model scripts run with /usr/bin/python3 and Debian's torch
   python3 python3-torch python3-numpy
+  # scripts/bench.sh: the plain Python gRPC baseline server and the batched-output check
+  python3-grpcio python3-protobuf
 )
 packages+=("$@")
 

@@ -1,5 +1,7 @@
 #include "client/perf/load_generator.h"
 
+#include <grpcpp/alarm.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -17,14 +19,17 @@ using Clock = std::chrono::steady_clock;
 // kDone once their last request has finished.
 enum class Phase : int { kWarmup, kMeasure, kDrain, kDone };
 
-// One call in flight. Owned by the worker whose completion queue it is on; deleted when its
-// completion is taken off the queue.
+// One call in flight, or (backing_off) one closed-loop slot waiting out its refusal backoff on
+// `alarm`. Owned by the worker whose completion queue it is on; deleted when its completion
+// (or alarm) is taken off the queue.
 struct Call {
   grpc::ClientContext context;
   grpc::ByteBuffer response;
   grpc::Status status;
   std::unique_ptr<grpc::GenericClientAsyncResponseReader> reader;
   Clock::time_point start;
+  bool backing_off = false;
+  grpc::Alarm alarm;
 };
 
 // One client thread: its stub, completion queue and tallies. The tallies are touched only by
@@ -56,13 +61,18 @@ class Worker {
     for (;;) {
       void* tag = nullptr;
       bool ok = false;
-      const auto status =
-          cq_.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::milliseconds(20));
+      const auto status = cq_.AsyncNext(
+          &tag, &ok, std::chrono::system_clock::now() + std::chrono::milliseconds(20));
       if (status == grpc::CompletionQueue::SHUTDOWN) break;
       if (status == grpc::CompletionQueue::GOT_EVENT) {
         std::unique_ptr<Call> call(static_cast<Call*>(tag));
         const Clock::time_point end = Clock::now();
         const Phase phase = phase_->load(std::memory_order_acquire);
+        if (call->backing_off) {  // the slot's backoff is over
+          outstanding_.fetch_sub(1, std::memory_order_relaxed);
+          if (phase < Phase::kDrain) Start();
+          continue;
+        }
         if (phase == Phase::kMeasure) {
           if (call->status.ok()) {
             latencies_us_.push_back(
@@ -71,6 +81,18 @@ class Worker {
             ++failures_[static_cast<int>(call->status.error_code())];
           }
           completed_in_window_->fetch_add(1, std::memory_order_relaxed);
+        }
+        if (closed_loop && phase < Phase::kDrain &&
+            call->status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+            options_.refusal_backoff > absl::ZeroDuration()) {
+          // The slot stays outstanding until its alarm fires, so the drain waits for it.
+          call->backing_off = true;
+          Call* slot = call.release();
+          slot->alarm.Set(&cq_,
+                          std::chrono::system_clock::now() +
+                              absl::ToChronoNanoseconds(options_.refusal_backoff),
+                          slot);
+          continue;
         }
         outstanding_.fetch_sub(1, std::memory_order_relaxed);
         if (closed_loop && phase < Phase::kDrain) Start();

@@ -34,6 +34,11 @@ struct LoadOptions {
   double request_rate = 0;
   // Open loop: a request due while this many are in flight is skipped (counted).
   int64_t max_outstanding = 4096;
+  // Closed loop: after a RESOURCE_EXHAUSTED answer, the slot waits this long before sending
+  // again (a client retrying with backoff). Zero (default): at once, as perf_analyzer does; on a
+  // machine where client and server share cores, instant retries of refused requests take CPU
+  // from the requests being served.
+  absl::Duration refusal_backoff = absl::ZeroDuration();
   // Unmeasured load first, then the window.
   absl::Duration warmup = absl::Milliseconds(500);
   absl::Duration window = absl::Seconds(5);

@@ -4,10 +4,10 @@
 #include <functional>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/match.h"
 
 namespace gridserve::client::perf {
 
@@ -36,6 +36,8 @@ from ModelStatistics over the same window (n/a if the server does not implement 
   --threads N                   client threads, one completion queue + channel each (default 2)
   --timeout-ms MS               per-request deadline (default 30000)
   --max-outstanding N           open loop: most requests in flight; more are skipped (4096)
+  --refusal-backoff-ms MS       closed loop: wait this long before resending after a
+                                RESOURCE_EXHAUSTED answer (default 0: at once)
   --max-message-bytes N         largest gRPC message (default 67108864)
   -f FILE.csv                   write one CSV row per step
   --json                        print results as JSON on stdout (report goes to stderr)
@@ -167,6 +169,7 @@ const std::map<std::string, Setter>& ValueFlags() {
       {"--max-requests", Int(&PerfOptions::max_requests, 0, int64_t{1} << 40)},
       {"--threads", Int(&PerfOptions::threads, 1, 64)},
       {"--timeout-ms", Int(&PerfOptions::timeout_ms, 1, 3600 * 1000)},
+      {"--refusal-backoff-ms", Int(&PerfOptions::refusal_backoff_ms, 0, 3600 * 1000)},
       {"--max-outstanding", Int(&PerfOptions::max_outstanding, 1, 1 << 20)},
       {"--max-message-bytes", Int(&PerfOptions::max_message_bytes, 1024, INT32_MAX)},
       {"--shape",
@@ -217,8 +220,8 @@ absl::StatusOr<PerfOptions> ParsePerfArgs(const std::vector<std::string>& args) 
     auto it = ValueFlags().find(name);
     if (it == ValueFlags().end()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(absl::StartsWith(name, "-") ? "unknown flag " : "unexpected argument ",
-                       name, " (see --help)"));
+          absl::StrCat(absl::StartsWith(name, "-") ? "unknown flag " : "unexpected argument ", name,
+                       " (see --help)"));
     }
     if (!has_value) {
       if (i + 1 >= args.size()) {

@@ -77,6 +77,10 @@ struct PerfOptions {
   // --max-outstanding: open loop only: a request due while this many are in flight is not sent
   // and counted as "skipped" (the server cannot keep up). Default 4096.
   int64_t max_outstanding = 4096;
+  // --refusal-backoff-ms: closed loop: after a RESOURCE_EXHAUSTED answer the slot waits this
+  // long before sending again, like a client retrying with backoff. Default 0: at once
+  // (perf_analyzer's behaviour).
+  int64_t refusal_backoff_ms = 0;
   // --max-message-bytes: largest gRPC message sent or received. Default 64 MiB.
   int max_message_bytes = 64 << 20;
   // -f: CSV file written after the last step (empty: none).

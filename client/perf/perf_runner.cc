@@ -98,6 +98,7 @@ absl::StatusOr<RunReport> RunPerf(const PerfOptions& options, std::ostream& prog
   load.max_requests = options.max_requests;
   load.timeout = absl::Milliseconds(options.timeout_ms);
   load.max_outstanding = options.max_outstanding;
+  load.refusal_backoff = absl::Milliseconds(options.refusal_backoff_ms);
 
   auto stats_stub = inference::GRPCInferenceService::NewStub(MakeChannel(options, -1));
   absl::StatusOr<ServerStatsSnapshot> before = absl::UnknownError("not read");
@@ -113,16 +114,17 @@ absl::StatusOr<RunReport> RunPerf(const PerfOptions& options, std::ostream& prog
 
   progress << "*** Measurement Settings ***\n"
            << "  Model: " << options.model
-           << (options.model_version.empty() ? "" : " version " + options.model_version)
-           << " at " << options.url << "\n  Batch size: " << options.batch_size
-           << (spec.batching ? "" : " (model does not batch)") << "\n  Request: "
-           << bytes.size() << " bytes\n  Measurement window: " << options.measurement_interval_ms
-           << " ms after " << options.warmup_ms << " ms warm-up"
+           << (options.model_version.empty() ? "" : " version " + options.model_version) << " at "
+           << options.url << "\n  Batch size: " << options.batch_size
+           << (spec.batching ? "" : " (model does not batch)") << "\n  Request: " << bytes.size()
+           << " bytes\n  Measurement window: " << options.measurement_interval_ms << " ms after "
+           << options.warmup_ms << " ms warm-up"
            << (options.max_requests > 0
                    ? absl::StrCat(", or ", options.max_requests, " completed requests")
                    : "")
            << "\n  Client threads: " << options.threads << "\n"
-           << (options.request_rate ? "  Open loop (request rate)\n" : "  Closed loop (concurrency)\n")
+           << (options.request_rate ? "  Open loop (request rate)\n"
+                                    : "  Closed loop (concurrency)\n")
            << "\n";
   progress.flush();
 

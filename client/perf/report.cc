@@ -10,11 +10,23 @@
 namespace gridserve::client::perf {
 
 std::string StatusCodeName(int code) {
-  static const char* const kNames[] = {
-      "OK",        "CANCELLED",          "UNKNOWN",        "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-      "NOT_FOUND", "ALREADY_EXISTS",     "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION", "ABORTED",  "OUT_OF_RANGE",   "UNIMPLEMENTED",    "INTERNAL",
-      "UNAVAILABLE", "DATA_LOSS",        "UNAUTHENTICATED"};
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
   if (code >= 0 && code <= 16) return kNames[code];
   return absl::StrCat("CODE_", code);
 }
@@ -92,17 +104,16 @@ std::string FormatCsv(const RunReport& report) {
 }
 
 std::string FormatJson(const RunReport& report) {
-  std::string out = absl::StrCat("{\"model\":", JsonQuote(report.model),
-                                 ",\"url\":", JsonQuote(report.url),
-                                 ",\"batch_size\":", report.batch_size,
-                                 ",\"measurement_interval_ms\":", report.measurement_interval_ms,
-                                 ",\"steps\":[");
+  std::string out =
+      absl::StrCat("{\"model\":", JsonQuote(report.model), ",\"url\":", JsonQuote(report.url),
+                   ",\"batch_size\":", report.batch_size,
+                   ",\"measurement_interval_ms\":", report.measurement_interval_ms, ",\"steps\":[");
   for (size_t i = 0; i < report.steps.size(); ++i) {
     const StepResult& s = report.steps[i];
     if (i > 0) out += ",";
     absl::StrAppend(&out, "\n{\"concurrency\":", s.concurrency,
-                    ",\"request_rate\":", Num(s.request_rate, 3),
-                    ",\"batch_size\":", s.batch_size, ",\"window_s\":", Num(s.window_s, 3),
+                    ",\"request_rate\":", Num(s.request_rate, 3), ",\"batch_size\":", s.batch_size,
+                    ",\"window_s\":", Num(s.window_s, 3),
                     ",\"throughput_infer_per_s\":", Num(s.throughput_infer_per_s, 1),
                     ",\"ok\":", s.ok, ",\"refused\":", s.refused, ",\"errors\":", s.errors,
                     ",\"skipped\":", s.skipped, ",\"p50_us\":", s.latency.p50_us,

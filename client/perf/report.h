@@ -23,9 +23,9 @@ struct StepResult {
   // Requests completed in the window, by outcome. Every request sent is answered or hits its
   // deadline, so sent == ok + refused + errors once the step has drained.
   int64_t ok = 0;
-  int64_t refused = 0;   // RESOURCE_EXHAUSTED: the server's queue or size limit
-  int64_t errors = 0;    // every other failure
-  int64_t skipped = 0;   // open loop: due while --max-outstanding were in flight, not sent
+  int64_t refused = 0;  // RESOURCE_EXHAUSTED: the server's queue or size limit
+  int64_t errors = 0;   // every other failure
+  int64_t skipped = 0;  // open loop: due while --max-outstanding were in flight, not sent
   std::map<std::string, int64_t> failures_by_code;  // gRPC code name -> count, refusals included
   // ok * batch_size / window_s.
   double throughput_infer_per_s = 0;

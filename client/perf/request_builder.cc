@@ -108,10 +108,9 @@ absl::StatusOr<std::vector<int64_t>> ResolveShape(
   }
   for (int64_t d : dims) {
     if (d < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("input '", input.name(), "' has variable dims [",
-                       absl::StrJoin(input.shape(), ","), "]; give them with --shape ",
-                       input.name(), ":D1,D2,..."));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input '", input.name(), "' has variable dims [", absl::StrJoin(input.shape(), ","),
+          "]; give them with --shape ", input.name(), ":D1,D2,..."));
     }
   }
   prefix.insert(prefix.end(), dims.begin(), dims.end());
@@ -122,8 +121,8 @@ absl::StatusOr<std::vector<int64_t>> ResolveShape(
 absl::StatusOr<std::map<std::string, std::string>> ReadJsonInputs(const std::string& path) {
   ASSIGN_OR_RETURN(ReadOnlyFile file, ReadOnlyFile::Open(path));
   if (file.size() > kMaxInputFileBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(path, " is larger than ", kMaxInputFileBytes,
-                                                   " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is larger than ", kMaxInputFileBytes, " bytes"));
   }
   ASSIGN_OR_RETURN(const std::string text, file.ReadAt(0, file.size()));
   google::protobuf::Struct root;
@@ -155,9 +154,8 @@ bool LooksBatching(const inference::ModelMetadataResponse& metadata) {
 absl::StatusOr<inference::ModelInferRequest> BuildRequest(
     const inference::ModelMetadataResponse& metadata, const RequestSpec& spec) {
   if (!spec.batching && spec.batch_size != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("model '", spec.model,
-                                                   "' does not batch; -b must be 1, got ",
-                                                   spec.batch_size));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model '", spec.model, "' does not batch; -b must be 1, got ", spec.batch_size));
   }
   std::set<std::string> names;
   for (const auto& input : metadata.inputs()) names.insert(input.name());
@@ -197,9 +195,8 @@ absl::StatusOr<inference::ModelInferRequest> BuildRequest(
       ASSIGN_OR_RETURN(const std::vector<int64_t> shape, ResolveShape(input, spec));
       const int size = WireElementSize(input.datatype());
       if (size < 0) {
-        return absl::InvalidArgumentError(absl::StrCat("input '", input.name(),
-                                                       "' has unknown datatype '",
-                                                       input.datatype(), "'"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "input '", input.name(), "' has unknown datatype '", input.datatype(), "'"));
       }
       ASSIGN_OR_RETURN(const int64_t count, ElementCount(shape));
       // BYTES elements are at most 16 bytes + 4 of length here.
@@ -214,9 +211,8 @@ absl::StatusOr<inference::ModelInferRequest> BuildRequest(
       tensor.tensor.set_datatype(input.datatype());
       for (int64_t d : shape) tensor.tensor.add_shape(d);
       tensor.raw_contents.reserve(static_cast<size_t>(bytes));
-      RETURN_IF_ERROR(AppendValues(input.datatype(), count,
-                                   spec.input_data == InputData::kZero, &rng,
-                                   &tensor.raw_contents));
+      RETURN_IF_ERROR(AppendValues(input.datatype(), count, spec.input_data == InputData::kZero,
+                                   &rng, &tensor.raw_contents));
       AddInput(std::move(tensor), &request);
     }
   }

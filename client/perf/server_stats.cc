@@ -51,9 +51,8 @@ ServerStatsDelta Diff(const ServerStatsSnapshot& b, const ServerStatsSnapshot& a
       MeanUs(a.compute_infer_ns, b.compute_infer_ns, a.compute_infer_count, b.compute_infer_count);
   d.compute_output_us = MeanUs(a.compute_output_ns, b.compute_output_ns, a.compute_output_count,
                                b.compute_output_count);
-  d.avg_batch = d.executions == 0
-                    ? 0
-                    : static_cast<double>(d.inferences) / static_cast<double>(d.executions);
+  d.avg_batch =
+      d.executions == 0 ? 0 : static_cast<double>(d.inferences) / static_cast<double>(d.executions);
   return d;
 }
 

@@ -450,6 +450,41 @@ TEST_F(InferenceServerTest, SixtyFourConcurrentRequestsGetTheirOwnAnswers) {
   }
 }
 
+// ModelStatistics (Triton's message): a fresh server's counts match exactly the traffic sent.
+TEST(InferenceServerStatisticsTest, CountsMatchTraffic) {
+  auto server = server::Server::Create(testing::LoopbackOptions(GRIDSERVE_TEST_MODELS_DIR));
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = testing::MakeStub((*server)->grpc_port());
+  for (int i = 0; i < 5; ++i) {
+    inference::ModelInferResponse resp;
+    ASSERT_OK(stub->ModelInfer(testing::Context().get(),
+                               AddSubRequest(std::vector<float>(12, 1), std::vector<float>(12, 2)),
+                               &resp));  // 3 items each
+  }
+  inference::ModelStatisticsRequest req;
+  req.set_name("add_sub");
+  req.set_version("1");
+  inference::ModelStatisticsResponse resp;
+  ASSERT_OK(stub->ModelStatistics(testing::Context().get(), req, &resp));
+  ASSERT_EQ(resp.model_stats_size(), 1);
+  const auto& stats = resp.model_stats(0);
+  EXPECT_EQ(stats.name(), "add_sub");
+  EXPECT_EQ(stats.version(), "1");
+  EXPECT_EQ(stats.inference_count(), 15u);
+  EXPECT_EQ(stats.execution_count(), 5u);
+  EXPECT_EQ(stats.inference_stats().success().count(), 5u);
+  EXPECT_EQ(stats.inference_stats().fail().count(), 0u);
+  EXPECT_GT(stats.inference_stats().compute_infer().ns(), 0u);
+  EXPECT_GT(stats.last_inference(), 0u);
+
+  req.set_name("no_such_model");
+  EXPECT_EQ(stub->ModelStatistics(testing::Context().get(), req, &resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  inference::ModelStatisticsRequest all;
+  ASSERT_OK(stub->ModelStatistics(testing::Context().get(), all, &resp));
+  EXPECT_GE(resp.model_stats_size(), 7);  // every ready version
+}
+
 // gRPC health (grpc.health.v1.Health/Check) over a generic stub: the empty request asks for the
 // server's overall status; the response's field 1 is the status enum (1 = SERVING).
 TEST_F(InferenceServerTest, StandardHealthServiceReportsServing) {

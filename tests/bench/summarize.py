@@ -1,0 +1,295 @@
+#!/usr/bin/python3
+"""Turns the raw results of scripts/bench.sh into the Markdown of docs/benchmarks.md.
+
+Usage: /usr/bin/python3 tests/bench/summarize.py BENCH_OUT [--best]
+
+Reads the gridserve-perf JSON (one step per file; NAME_rK.json for the K-th round of an
+alternating comparison), the Google Benchmark JSON and the small JSON files bench.sh writes, and
+prints tables and the issue-3 targets, met or missed. Figures of repeated steps are medians over
+the rounds (each metric separately); a ratio is the median of the per-round ratios of the two
+sides measured back to back, which cancels load from other work that drifts between rounds.
+--best prints only gridserve's best concurrency and the batch size its batcher formed there
+(bench.sh sizes the in-process run with them).
+Standard library only.
+"""
+import glob
+import json
+import os
+import statistics
+import sys
+
+OUT = sys.argv[1]
+
+
+def load(name):
+    path = os.path.join(OUT, name + ".json")
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (json.JSONDecodeError, OSError):
+        return None
+
+
+def step(name):
+    doc = load(name)
+    return doc["steps"][0] if doc and doc.get("steps") else None
+
+
+def rounds(name):
+    """Every round of NAME (NAME_r1, NAME_r2, ...), or NAME itself."""
+    paths = sorted(p for p in glob.glob(os.path.join(OUT, name + "_r*.json"))
+                   if not p.endswith(".cpu.json"))
+    names = [os.path.basename(p)[:-5] for p in paths] or [name]
+    return [s for s in (step(n) for n in names) if s]
+
+
+def server_cores(name):
+    """gridserve's CPU use during the step(s) NAME, in cores (median over rounds), or None."""
+    paths = glob.glob(os.path.join(OUT, name + "_r*.cpu.json")) or [
+        os.path.join(OUT, name + ".cpu.json")]
+    values = []
+    for path in paths:
+        try:
+            with open(path) as f:
+                values.append(json.load(f)["server_millicores"] / 1000)
+        except (OSError, ValueError, KeyError):
+            pass
+    return statistics.median(values) if values else None
+
+
+def cores(value):
+    return "?" if value is None else f"{value:.2f}"
+
+
+def median_step(name):
+    """A step whose numeric fields are medians over the rounds; failures are summed."""
+    steps = rounds(name)
+    if not steps:
+        return None
+    m = {"rounds": len(steps)}
+    for key, value in steps[0].items():
+        values = [s[key] for s in steps if isinstance(s.get(key), (int, float))]
+        if key in ("ok", "refused", "errors", "skipped"):
+            m[key] = sum(values)
+        elif values and len(values) == len(steps):
+            m[key] = statistics.median(values)
+        else:
+            m[key] = value if not values else statistics.median(values)
+    m["throughput_all"] = [s["throughput_infer_per_s"] for s in steps]
+    return m
+
+
+def best_dyn():
+    best_c, best = None, None
+    for c in (1, 8, 32, 128):
+        s = median_step(f"batching_on_c{c}")
+        if s and (best is None or s["throughput_infer_per_s"] > best["throughput_infer_per_s"]):
+            best_c, best = c, s
+    return best_c, best
+
+
+if len(sys.argv) > 2 and sys.argv[2] == "--best":
+    best_c, best = best_dyn()
+    print(best_c or 32, max(1, round(best["server_avg_batch"] or 1)) if best else 1)
+    sys.exit(0)
+
+
+def paired_ratio(numerators, denominators):
+    """Median over rounds of numerator_r / denominator_r: robust to load that drifts."""
+    ratios = [a / b for a, b in zip(numerators, denominators) if b > 0]
+    return statistics.median(ratios) if ratios else None
+
+
+def ms(us):
+    return f"{us / 1000:.1f}"
+
+
+def spread(s):
+    return "/".join(f"{t:.0f}" for t in s["throughput_all"])
+
+
+def failed(s):
+    return s["refused"] + s["errors"]
+
+
+lines = []
+targets = []
+p = lines.append
+
+start, end = load("context_start"), load("context_end")
+if start and end:
+    p(f"Machine: {start['cores']} cores shared with other sessions (load average "
+      f"{start['loadavg']} at the start, {end['loadavg']} at the end; CPU pressure "
+      f"`{end['cpu_pressure']}`; autogroup scheduling "
+      f"{'on' if start['autogroup'] == '1' else start['autogroup']}). "
+      "The \"server CPU\" columns give the cores gridserve actually got during a step.\n")
+
+p("### 1. Dynamic batching on vs off (linear4: 4 x Linear(1024,1024) FP32, batch-1 requests)\n")
+p("2 instances x 1 intra-op thread unless marked (1i: the default, 1 instance x 2 threads). "
+  "Throughput and p99 are medians over the rounds (each round's throughput in brackets); on/off "
+  "is the median of the per-round ratios.\n")
+p("| concurrency | off: infer/s (rounds) | off: p99 ms | on: infer/s (rounds) | on: p99 ms | "
+  "on: avg batch | on / off | failed (off/on) | server CPU, cores (off/on) |")
+p("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for label, prefix, c in ([(str(c), "batching", c) for c in (1, 8, 32, 128)] +
+                         [("32 (1i)", "batching_1i", 32)]):
+    off, on = median_step(f"{prefix}_off_c{c}"), median_step(f"{prefix}_on_c{c}")
+    if not off or not on:
+        p(f"| {label} | missing | | | | | | |")
+        continue
+    r = paired_ratio(on["throughput_all"], off["throughput_all"])
+    if c == 32:
+        targets.append((f"c=32{' (default instance group)' if prefix != 'batching' else ''}: "
+                        "batching on >= 4x off with zero failed requests",
+                        f"{r:.2f}x, {failed(off) + failed(on)} failed",
+                        r >= 4 and failed(off) + failed(on) == 0))
+    p(f"| {label} | {off['throughput_infer_per_s']:.0f} ({spread(off)}) | {ms(off['p99_us'])} | "
+      f"{on['throughput_infer_per_s']:.0f} ({spread(on)}) | {ms(on['p99_us'])} | "
+      f"{on['server_avg_batch'] or 0:.1f} | **{r:.2f}x** | {failed(off)}/{failed(on)} | "
+      f"{cores(server_cores(f'{prefix}_off_c{c}'))}/{cores(server_cores(f'{prefix}_on_c{c}'))} |")
+check = load("outputs_check")
+if check:
+    p(f"\nOutputs: {check['compared']} answers from the batching model (batch sizes formed: "
+      f"{check['batch_sizes_seen']}, average {check['avg_batch']}) vs the same inputs sent alone "
+      f"to the model without batching: max |difference| = {check['max_abs_diff']:.3g} "
+      f"(tolerance {check['tolerance']:g}): "
+      f"{'identical within tolerance' if check['ok'] else 'MISMATCH or no batching'}.")
+targets.append(("Batched outputs equal to unbatched execution (1e-5)",
+                f"max abs difference {check['max_abs_diff']:.3g}" if check else "not checked",
+                bool(check and check["ok"])))
+
+p("\n### 2. gridserve (batching) vs a plain Python gRPC server, concurrency 32\n")
+p("| server | infer/s (rounds) | p50 ms | p99 ms |")
+p("|---|---:|---:|---:|")
+pa, pb = median_step("pythonA_c32"), median_step("pythonB_c32")
+ga, gb = median_step("gridserve_c32"), median_step("gridserve1i_c32")
+for label, s in (("Python A: 1 worker thread, LibTorch default intra-op threads", pa),
+                 ("Python B: 2 worker threads, 1 intra-op thread each", pb),
+                 ("gridserve linear4_dyn (2 instances x 1 thread)", ga),
+                 ("gridserve linear4_dyn_1i (1 instance x 2 threads)", gb)):
+    if s:
+        p(f"| {label} | {s['throughput_infer_per_s']:.0f} ({spread(s)}) | {ms(s['p50_us'])} | "
+          f"{ms(s['p99_us'])} |")
+if pa and pb and ga and gb:
+    base = [max(a, b) for a, b in zip(pa["throughput_all"], pb["throughput_all"])]
+    best = [max(a, b) for a, b in zip(ga["throughput_all"], gb["throughput_all"])]
+    r = paired_ratio(best, base)
+    p(f"\nThe faster gridserve configuration / the faster Python configuration, per round, "
+      f"median over rounds: **{r:.1f}x**.")
+    targets.append(("c=32: gridserve with batching >= 10x a plain Python gRPC server",
+                    f"{r:.1f}x", r >= 10))
+
+p("\n### 3. Serving efficiency vs in-process LibTorch\n")
+eff_gs = median_step("efficiency_gridserve")
+s2t1, s1t2 = [], []
+for path in sorted(glob.glob(os.path.join(OUT, "inprocess_s*_r*.json"))):
+    with open(path) as f:
+        doc = json.load(f)
+    if doc.get("benchmarks"):
+        (s2t1 if "_s2t1_" in path else s1t2).append(doc["benchmarks"][0])
+if eff_gs and s2t1:
+    batch = int(s2t1[0]["batch"])
+    p("| side | batch | throughput, items/s (rounds) |")
+    p("|---|---:|---:|")
+    p(f"| gridserve linear4_dyn at concurrency {eff_gs['concurrency']:.0f} | "
+      f"{eff_gs['server_avg_batch'] or 0:.1f} (formed) | {eff_gs['throughput_infer_per_s']:.0f} "
+      f"({spread(eff_gs)}) |")
+    rounds_s2t1 = "/".join(f"{b['items_per_second']:.0f}" for b in s2t1)
+    p(f"| in-process, 2 streams x 1 intra-op thread (as the 2 instances) | {batch} | "
+      f"{statistics.median(b['items_per_second'] for b in s2t1):.0f} ({rounds_s2t1}) |")
+    if s1t2:
+        p(f"| in-process, 1 stream x 2 intra-op threads | {batch} | "
+          f"{s1t2[0]['items_per_second']:.0f} |")
+    other = s1t2[0]["items_per_second"] if s1t2 else 0
+    ceilings = [max(b["items_per_second"], other) for b in s2t1]
+    eff = paired_ratio(eff_gs["throughput_all"], ceilings)
+    p(f"\nEfficiency = gridserve / the faster in-process figure, per round, median: "
+      f"**{eff * 100:.0f}%**. Server compute_infer per batch at this step: "
+      f"{ms(eff_gs['server_compute_infer_us'] or 0)} ms; queue "
+      f"{ms(eff_gs['server_queue_us'] or 0)} "
+      f"ms per request. The in-process side has both cores to itself; gridserve shares them with "
+      f"its load generator.")
+    targets.append(("Serving efficiency at the best concurrency >= 70% of in-process LibTorch",
+                    f"{eff * 100:.0f}%", eff >= 0.70))
+
+p("\n### 4. Per-request overhead: trivial model (add_sub) at concurrency 1 vs bare gRPC echo\n")
+add = median_step("add_sub_c1")
+echo_bytes, echo_kserve = [], []
+for path in sorted(glob.glob(os.path.join(OUT, "grpc_echo_r*.json"))):
+    with open(path) as f:
+        for b in json.load(f).get("benchmarks", []):
+            if b["name"].startswith("BM_GrpcEcho/bytes"):
+                echo_bytes.append(b["p50_us"])
+            elif b["name"].startswith("BM_GrpcEcho/kserve"):
+                echo_kserve.append(b["p50_us"])
+if add and echo_bytes:
+    eb = statistics.median(echo_bytes)
+    p("| round trip, concurrency 1 | p50 us (median of rounds) |")
+    p("|---|---:|")
+    p(f"| gridserve add_sub ModelInfer (gridserve-perf) | {add['p50_us']:.0f} |")
+    p(f"| bare gRPC echo of the same request bytes (callback generic service) | {eb:.0f} |")
+    if echo_kserve:
+        p(f"| KServe ModelInfer echo: gRPC + protobuf, no model | "
+          f"{statistics.median(echo_kserve):.0f} |")
+    p(f"\nPer-request overhead of gridserve over a bare gRPC round trip: "
+      f"**{add['p50_us'] - eb:.0f} us** at p50"
+      + (f" ({add['p50_us'] - statistics.median(echo_kserve):.0f} us over the KServe echo that "
+         f"parses and answers the same messages)" if echo_kserve else "")
+      + f". gridserve's own view of those requests: queue {add['server_queue_us'] or 0:.0f} us, "
+      f"compute input/infer/output {add['server_compute_input_us'] or 0:.0f}/"
+      f"{add['server_compute_infer_us'] or 0:.0f}/{add['server_compute_output_us'] or 0:.0f} us.")
+
+p("\n### 5. Overload: linear4 with max_queue_size 64, concurrency up to 512\n")
+p("| concurrency | admitted infer/s | p50 ms | p99 ms (admitted) | refused (RESOURCE_EXHAUSTED) "
+  "| other errors | avg batch | server queue ms / request | server compute_infer ms / batch "
+  "| server CPU, cores |")
+p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+rows = [(str(c), f"overload_c{c}") for c in (64, 128, 256, 512)]
+rows += [("512, clients back off 10 ms after a refusal", "overload_c512_backoff"),
+         ("512 again", "overload_c512_again")]
+over = {}
+for label, name in rows:
+    s = step(name)
+    if not s:
+        continue
+    over[name] = s
+    p(f"| {label} | {s['throughput_infer_per_s']:.0f} | {ms(s['p50_us'])} | {ms(s['p99_us'])} | "
+      f"{s['refused']} | {s['errors']} | {s['server_avg_batch'] or 0:.1f} | "
+      f"{ms(s['server_queue_us'] or 0)} | {ms(s['server_compute_infer_us'] or 0)} | "
+      f"{cores(server_cores(name))} |")
+rss = load("overload_rss")
+after = step("after_overload_c1")
+if rss:
+    growth = (rss["rss_after_again_kib"] - rss["rss_before_kib"]) / 1024
+    p(f"\nServer RSS (VmRSS): {rss['rss_before_kib'] / 1024:.0f} MiB before the overload steps, "
+      f"{rss['rss_after_kib'] / 1024:.0f} MiB after them, "
+      f"{rss['rss_after_again_kib'] / 1024:.0f} MiB after one more 512-client step; server alive "
+      f"afterwards: {rss['server_alive']}"
+      + (f"; add_sub at concurrency 1 right after: {after['ok']} ok, "
+         f"{after['errors'] + after['refused']} failed" if after else "") + ".")
+    o128, o512 = over.get("overload_c128"), over.get("overload_c512")
+    only_refusals = all(s["errors"] == 0 for s in over.values()) and any(
+        s["refused"] > 0 for s in over.values())
+    if o128 and o512:
+        bounded = o512["p99_us"] <= 2 * o128["p99_us"]
+        ok = only_refusals and rss["server_alive"] == "yes" and growth < 64 and bounded
+        targets.append(("c=512, max_queue_size 64: excess refused with RESOURCE_EXHAUSTED only, "
+                        "no crash, RSS flat (< 64 MiB growth), admitted p99 bounded (c=512 <= 2x "
+                        "c=128)",
+                        f"{o512['refused']} refused at c=512, other errors "
+                        f"{sum(s['errors'] for s in over.values())}, RSS {growth:+.0f} MiB, "
+                        f"p99 {ms(o512['p99_us'])} ms vs {ms(o128['p99_us'])} ms at c=128; server "
+                        f"queue {ms(o512['server_queue_us'] or 0)} vs "
+                        f"{ms(o128['server_queue_us'] or 0)} ms per request; server CPU "
+                        f"{cores(server_cores('overload_c512'))} vs "
+                        f"{cores(server_cores('overload_c128'))} cores", ok))
+
+p("\n### Targets (issue 3)\n")
+p("| target | measured | |")
+p("|---|---|---|")
+for name, measured, ok in targets:
+    p(f"| {name} | {measured} | {'met' if ok else '**missed**'} |")
+
+print("\n".join(lines))
