@@ -29,11 +29,21 @@ std::string JsonEscape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -49,7 +59,8 @@ std::string JsonEscape(const std::string& text) {
 
 absl::Status SetupLogging(int verbose, const std::string& format) {
   if (format != "default" && format != "json") {
-    return absl::InvalidArgumentError("--log-format must be 'default' or 'json', got '" + format + "'");
+    return absl::InvalidArgumentError("--log-format must be 'default' or 'json', got '" + format +
+                                      "'");
   }
   spdlog::set_level(verbose > 0 ? spdlog::level::debug : spdlog::level::info);
   if (format == "json") {

@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "gridserve: %s\n", std::string(options.status().message()).c_str());
     return 2;
   }
-  if (absl::Status logging = gridserve::server::SetupLogging(options->log_verbose, options->log_format);
+  if (absl::Status logging =
+          gridserve::server::SetupLogging(options->log_verbose, options->log_format);
       !logging.ok()) {
     std::fprintf(stderr, "gridserve: %s\n", std::string(logging.message()).c_str());
     return 2;

@@ -15,7 +15,8 @@ void MetricsObserver::OnBatchFinished(const scheduler::BatchRecord& batch) {
   m_.batch_size->Observe(static_cast<double>(batch.items));
   bool split = batch.compute_input_ns || batch.compute_infer_ns || batch.compute_output_ns;
   m_.compute_input->Observe(batch.compute_input_ns * 1e-9);
-  m_.compute_infer->Observe((split ? batch.compute_infer_ns : batch.end_ns - batch.start_ns) * 1e-9);
+  m_.compute_infer->Observe((split ? batch.compute_infer_ns : batch.end_ns - batch.start_ns) *
+                            1e-9);
   m_.compute_output->Observe(batch.compute_output_ns * 1e-9);
 }
 

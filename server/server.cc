@@ -11,11 +11,11 @@
 #include "runtime/metrics/inference_metrics.h"
 #include "runtime/metrics/metrics.h"
 #include "runtime/metrics/process_collector.h"
+#include "runtime/repository/model_manager.h"
+#include "server/grpc/inference_service.h"
 #include "server/http/metrics_http_server.h"
 #include "server/metrics_observer.h"
 #include "server/version.h"
-#include "runtime/repository/model_manager.h"
-#include "server/grpc/inference_service.h"
 #include "spdlog/spdlog.h"
 
 namespace gridserve::server {

@@ -16,7 +16,7 @@ class ModelManager;
 namespace gridserve::metrics {
 class Registry;
 class InferenceMetrics;
-}
+}  // namespace gridserve::metrics
 namespace gridserve::http {
 class MetricsHttpServer;
 }

@@ -25,17 +25,28 @@ using core::DataType;
 
 std::optional<c10::ScalarType> TorchType(DataType type) {
   switch (type) {
-    case DataType::kBool: return torch::kBool;
-    case DataType::kUint8: return torch::kUInt8;
-    case DataType::kInt8: return torch::kInt8;
-    case DataType::kInt16: return torch::kInt16;
-    case DataType::kInt32: return torch::kInt32;
-    case DataType::kInt64: return torch::kInt64;
-    case DataType::kFp16: return torch::kHalf;
-    case DataType::kBf16: return torch::kBFloat16;
-    case DataType::kFp32: return torch::kFloat32;
-    case DataType::kFp64: return torch::kFloat64;
-    default: return std::nullopt;  // UINT16/32/64 have no LibTorch 1.13 dtype; BYTES is List[str].
+    case DataType::kBool:
+      return torch::kBool;
+    case DataType::kUint8:
+      return torch::kUInt8;
+    case DataType::kInt8:
+      return torch::kInt8;
+    case DataType::kInt16:
+      return torch::kInt16;
+    case DataType::kInt32:
+      return torch::kInt32;
+    case DataType::kInt64:
+      return torch::kInt64;
+    case DataType::kFp16:
+      return torch::kHalf;
+    case DataType::kBf16:
+      return torch::kBFloat16;
+    case DataType::kFp32:
+      return torch::kFloat32;
+    case DataType::kFp64:
+      return torch::kFloat64;
+    default:
+      return std::nullopt;  // UINT16/32/64 have no LibTorch 1.13 dtype; BYTES is List[str].
   }
 }
 
@@ -54,8 +65,8 @@ struct TensorBinding {
   DataType dtype;
   std::vector<int64_t> dims;  // config dims, without the batch dim
   bool optional = false;
-  std::string arg_name;       // inputs: forward's argument this input is passed as
-  int result_index = -1;      // outputs: position in a tuple/list result
+  std::string arg_name;   // inputs: forward's argument this input is passed as
+  int result_index = -1;  // outputs: position in a tuple/list result
 };
 
 // What every instance of a model version shares: the config and how it maps onto forward().
@@ -71,7 +82,8 @@ struct Signature {
 
 std::string Describe(const c10::FunctionSchema& schema) {
   std::vector<std::string> names;
-  for (size_t i = 1; i < schema.arguments().size(); ++i) names.push_back(schema.arguments()[i].name());
+  for (size_t i = 1; i < schema.arguments().size(); ++i)
+    names.push_back(schema.arguments()[i].name());
   return absl::StrCat("forward(", absl::StrJoin(names, ", "), ")");
 }
 
@@ -82,7 +94,8 @@ absl::Status BindInputs(const c10::FunctionSchema& schema, Signature* sig) {
   for (size_t i = 1; i < args.size(); ++i) arg_names.push_back(args[i].name());
 
   bool by_index = !sig->inputs.empty();
-  for (const TensorBinding& in : sig->inputs) by_index = by_index && IndexSuffix(in.name).has_value();
+  for (const TensorBinding& in : sig->inputs)
+    by_index = by_index && IndexSuffix(in.name).has_value();
 
   for (TensorBinding& in : sig->inputs) {
     if (by_index) {
@@ -95,9 +108,9 @@ absl::Status BindInputs(const c10::FunctionSchema& schema, Signature* sig) {
       in.arg_name = arg_names[index];
     } else {
       if (std::find(arg_names.begin(), arg_names.end(), in.name) == arg_names.end()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("config input '", in.name, "' is not an argument of the model's ",
-                         Describe(schema), " (name inputs after forward's arguments, or INPUT__0, INPUT__1 ...)"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "config input '", in.name, "' is not an argument of the model's ", Describe(schema),
+            " (name inputs after forward's arguments, or INPUT__0, INPUT__1 ...)"));
       }
       in.arg_name = in.name;
     }
@@ -107,8 +120,8 @@ absl::Status BindInputs(const c10::FunctionSchema& schema, Signature* sig) {
     const c10::Argument& arg = args[i];
     bool bound = false;
     for (const TensorBinding& in : sig->inputs) bound = bound || in.arg_name == arg.name();
-    bool has_default = arg.default_value().has_value() ||
-                       arg.type()->kind() == c10::TypeKind::OptionalType;
+    bool has_default =
+        arg.default_value().has_value() || arg.type()->kind() == c10::TypeKind::OptionalType;
     if (!bound && !has_default) {
       return absl::InvalidArgumentError(absl::StrCat("the model's ", Describe(schema),
                                                      " requires argument '", arg.name(),
@@ -119,13 +132,13 @@ absl::Status BindInputs(const c10::FunctionSchema& schema, Signature* sig) {
 }
 
 absl::StatusOr<std::shared_ptr<Signature>> MakeSignature(const inference::ModelConfig& config,
-                                                          const std::string& version_dir) {
+                                                         const std::string& version_dir) {
   auto sig = std::make_shared<Signature>();
   sig->model_name = config.name();
   sig->batching = config.max_batch_size() > 0;
   for (const auto& in : config.input()) {
-    TensorBinding b{in.name(), core::DataTypeFromConfig(in.data_type()),
-                    {in.dims().begin(), in.dims().end()}};
+    TensorBinding b{
+        in.name(), core::DataTypeFromConfig(in.data_type()), {in.dims().begin(), in.dims().end()}};
     b.optional = in.optional();
     if (b.dtype != DataType::kBytes && !TorchType(b.dtype)) {
       return absl::InvalidArgumentError(absl::StrCat("input '", in.name(), "' has type ",
@@ -135,10 +148,12 @@ absl::StatusOr<std::shared_ptr<Signature>> MakeSignature(const inference::ModelC
     sig->inputs.push_back(std::move(b));
   }
   bool by_index = !config.output().empty();
-  for (const auto& out : config.output()) by_index = by_index && IndexSuffix(out.name()).has_value();
+  for (const auto& out : config.output())
+    by_index = by_index && IndexSuffix(out.name()).has_value();
   for (int i = 0; i < config.output_size(); ++i) {
     const auto& out = config.output(i);
-    TensorBinding b{out.name(), core::DataTypeFromConfig(out.data_type()),
+    TensorBinding b{out.name(),
+                    core::DataTypeFromConfig(out.data_type()),
                     {out.dims().begin(), out.dims().end()}};
     b.result_index = by_index ? *IndexSuffix(out.name()) : i;
     if (b.dtype != DataType::kBytes && !TorchType(b.dtype)) {
@@ -148,15 +163,16 @@ absl::StatusOr<std::shared_ptr<Signature>> MakeSignature(const inference::ModelC
     }
     sig->outputs.push_back(std::move(b));
   }
-  std::string file = config.default_model_filename().empty() ? "model.pt"
-                                                              : config.default_model_filename();
+  std::string file =
+      config.default_model_filename().empty() ? "model.pt" : config.default_model_filename();
   sig->model_path = (std::filesystem::path(version_dir) / file).string();
-  if (auto it = config.parameters().find("INTRA_OP_THREAD_COUNT"); it != config.parameters().end()) {
+  if (auto it = config.parameters().find("INTRA_OP_THREAD_COUNT");
+      it != config.parameters().end()) {
     if (!absl::SimpleAtoi(it->second.string_value(), &sig->intra_op_threads) ||
         sig->intra_op_threads < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "parameter INTRA_OP_THREAD_COUNT must be a non-negative integer, got '",
-          it->second.string_value(), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter INTRA_OP_THREAD_COUNT must be a non-negative integer, got '",
+                       it->second.string_value(), "'"));
     }
   }
   if (auto it = config.parameters().find("ENABLE_WARMUP"); it != config.parameters().end()) {
@@ -181,9 +197,8 @@ absl::StatusOr<torch::jit::Module> LoadModule(const Signature& sig, const torch:
   } catch (const std::exception& e) {
     // c10::Error messages carry a C++ backtrace; the first line says what went wrong.
     std::string what = e.what();
-    return absl::InvalidArgumentError(absl::StrCat("failed to load TorchScript file ",
-                                                   sig.model_path, ": ",
-                                                   what.substr(0, what.find('\n'))));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "failed to load TorchScript file ", sig.model_path, ": ", what.substr(0, what.find('\n'))));
   }
 }
 
@@ -215,9 +230,9 @@ class TorchScriptInstance : public ModelInstance {
       responses = Run(batch);
     } catch (const std::exception& e) {
       std::string what = e.what();
-      responses = absl::InternalError(absl::StrCat("model '", sig_->model_name,
-                                                   "' failed during execution: ",
-                                                   what.substr(0, what.find('\n'))));
+      responses = absl::InternalError(
+          absl::StrCat("model '", sig_->model_name,
+                       "' failed during execution: ", what.substr(0, what.find('\n'))));
     }
     std::vector<absl::StatusOr<core::InferenceResponse>> results;
     results.reserve(batch.size());
@@ -332,16 +347,17 @@ class TorchScriptInstance : public ModelInstance {
       const TensorBinding& in, absl::Span<core::InferenceRequest* const> batch, int64_t total) {
     std::vector<const core::Tensor*> parts;
     for (const core::InferenceRequest* r : batch) parts.push_back(FindInput(*r, in.name));
-    size_t present = std::count_if(parts.begin(), parts.end(), [](auto* p) { return p != nullptr; });
+    size_t present =
+        std::count_if(parts.begin(), parts.end(), [](auto* p) { return p != nullptr; });
     if (present == 0) {
       if (in.optional) return std::optional<c10::IValue>();
-      return absl::InvalidArgumentError(absl::StrCat("model '", sig_->model_name,
-                                                     "': required input '", in.name, "' is missing"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model '", sig_->model_name, "': required input '", in.name, "' is missing"));
     }
     if (present != parts.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model '", sig_->model_name, "': optional input '", in.name,
-          "' must be given by all or none of the requests in a batch"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("model '", sig_->model_name, "': optional input '", in.name,
+                       "' must be given by all or none of the requests in a batch"));
     }
 
     if (in.dtype == DataType::kBytes) {
@@ -367,10 +383,10 @@ class TorchScriptInstance : public ModelInstance {
       char* dst = static_cast<char*>(tensor.data_ptr());
       for (const core::Tensor* t : parts) {
         if (!std::equal(t->shape().begin() + 1, t->shape().end(), first.begin() + 1, first.end())) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "model '", sig_->model_name, "': input '", in.name,
-              "' has different shapes within one batch: ", core::ShapeToString(first), " and ",
-              core::ShapeToString(t->shape())));
+          return absl::InvalidArgumentError(
+              absl::StrCat("model '", sig_->model_name, "': input '", in.name,
+                           "' has different shapes within one batch: ", core::ShapeToString(first),
+                           " and ", core::ShapeToString(t->shape())));
         }
         std::memcpy(dst, t->data(), t->byte_size());
         dst += t->byte_size();
@@ -411,7 +427,8 @@ class TorchScriptInstance : public ModelInstance {
                                               "' returned a dict without output '", out.name, "'"));
     }
     return absl::InternalError(absl::StrCat("model '", sig_->model_name, "' returned a ",
-                                            result.tagKind(), ", which gridserve cannot map to outputs"));
+                                            result.tagKind(),
+                                            ", which gridserve cannot map to outputs"));
   }
 
   absl::Status ScatterOutput(const TensorBinding& out, const c10::IValue& value,
@@ -424,15 +441,15 @@ class TorchScriptInstance : public ModelInstance {
     };
     if (out.dtype == DataType::kBytes) {
       if (!value.isList()) {
-        return absl::InternalError(absl::StrCat("model '", sig_->model_name, "' output '",
-                                                out.name, "' must be List[str] for TYPE_STRING"));
+        return absl::InternalError(absl::StrCat("model '", sig_->model_name, "' output '", out.name,
+                                                "' must be List[str] for TYPE_STRING"));
       }
       c10::List<c10::IValue> list = value.toList();
       int64_t n = list.size();
       int64_t items = sig_->batching ? total : 1;
       if (items == 0 || n % items != 0) {
-        return absl::InternalError(absl::StrCat("model '", sig_->model_name, "' output '",
-                                                out.name, "' has ", n, " strings for ", items,
+        return absl::InternalError(absl::StrCat("model '", sig_->model_name, "' output '", out.name,
+                                                "' has ", n, " strings for ", items,
                                                 " batch items"));
       }
       int64_t per_item = n / items;
@@ -475,7 +492,8 @@ class TorchScriptInstance : public ModelInstance {
     }
     if (sig_->batching && (t.dim() == 0 || t.size(0) != total)) {
       return absl::InternalError(absl::StrCat("model '", sig_->model_name, "' output '", out.name,
-                                              "' has shape ", c10::str(t.sizes()), "; dim 0 must be the batch size ", total));
+                                              "' has shape ", c10::str(t.sizes()),
+                                              "; dim 0 must be the batch size ", total));
     }
     auto whole = std::make_shared<torch::Tensor>(t.to(torch::kCPU).contiguous());
     int64_t row = 0;
@@ -509,15 +527,14 @@ class TorchScriptBackend : public Backend {
       return absl::InvalidArgumentError(absl::StrCat("bad device '", options.device, "'"));
     }
     if (device.is_cuda() && !torch::cuda::is_available()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "model '", sig_->model_name, "' asks for ", options.device,
-          " (KIND_GPU) but this LibTorch build has no usable CUDA device"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("model '", sig_->model_name, "' asks for ", options.device,
+                       " (KIND_GPU) but this LibTorch build has no usable CUDA device"));
     }
     if (device.is_cuda() && device.index() >= static_cast<int>(torch::cuda::device_count())) {
-      return absl::FailedPreconditionError(absl::StrCat("model '", sig_->model_name, "' asks for ",
-                                                        options.device, " but only ",
-                                                        torch::cuda::device_count(),
-                                                        " CUDA devices exist"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("model '", sig_->model_name, "' asks for ", options.device, " but only ",
+                       torch::cuda::device_count(), " CUDA devices exist"));
     }
     ASSIGN_OR_RETURN(torch::jit::Module module, LoadModule(*sig_, device));
     int threads = sig_->intra_op_threads > 0 ? sig_->intra_op_threads : options.intra_op_threads;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+
 #include "absl/strings/string_view.h"
 
 namespace gridserve::core {

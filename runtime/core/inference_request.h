@@ -13,10 +13,10 @@ namespace gridserve::core {
 
 // Where a request's time went, in nanoseconds (Triton's statistics split).
 struct RequestTimings {
-  int64_t queue_ns = 0;           // enqueued -> picked by an instance
-  int64_t compute_input_ns = 0;   // gathering inputs into the batch / device tensors
-  int64_t compute_infer_ns = 0;   // forward()
-  int64_t compute_output_ns = 0;  // splitting and converting outputs
+  int64_t queue_ns = 0;             // enqueued -> picked by an instance
+  int64_t compute_input_ns = 0;     // gathering inputs into the batch / device tensors
+  int64_t compute_infer_ns = 0;     // forward()
+  int64_t compute_output_ns = 0;    // splitting and converting outputs
   int64_t executed_batch_size = 0;  // items in the batch this request ran in
 };
 

@@ -25,7 +25,9 @@ absl::StatusOr<int64_t> ElementCount(const Shape& shape) {
   return count;
 }
 
-std::string ShapeToString(const Shape& shape) { return absl::StrCat("[", absl::StrJoin(shape, ","), "]"); }
+std::string ShapeToString(const Shape& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
+}
 
 Tensor Tensor::Owned(DataType dtype, Shape shape, std::string bytes) {
   auto owned = std::make_shared<const std::string>(std::move(bytes));
@@ -56,7 +58,7 @@ Tensor Tensor::WithShape(Shape shape) const {
 }
 
 absl::StatusOr<std::vector<absl::string_view>> SplitBytesElements(absl::string_view framed,
-                                                                 int64_t expected_count) {
+                                                                  int64_t expected_count) {
   std::vector<absl::string_view> elements;
   if (expected_count > 0) {
     // Every element needs at least its 4-byte prefix: bounds the reservation by the input size.

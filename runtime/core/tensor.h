@@ -3,11 +3,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "runtime/core/data_type.h"
 
 namespace gridserve::core {
@@ -64,7 +64,7 @@ struct NamedTensor {
 // a length prefix runs past the end, bytes are left over, or the count differs from
 // `expected_count` (pass -1 to accept any count).
 absl::StatusOr<std::vector<absl::string_view>> SplitBytesElements(absl::string_view framed,
-                                                                 int64_t expected_count);
+                                                                  int64_t expected_count);
 // Appends one framed element to `out`.
 void AppendBytesElement(absl::string_view element, std::string* out);
 

@@ -37,11 +37,13 @@ template <typename T>
 absl::Status CheckTensors(const google::protobuf::RepeatedPtrField<T>& tensors,
                           absl::string_view kind) {
   if (tensors.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("model config must declare at least one ", kind));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model config must declare at least one ", kind));
   }
   std::set<std::string> names;
   for (const T& t : tensors) {
-    if (t.name().empty()) return absl::InvalidArgumentError(absl::StrCat("an ", kind, " has no name"));
+    if (t.name().empty())
+      return absl::InvalidArgumentError(absl::StrCat("an ", kind, " has no name"));
     if (!names.insert(t.name()).second) {
       return absl::InvalidArgumentError(absl::StrCat("duplicate ", kind, " name '", t.name(), "'"));
     }
@@ -66,9 +68,10 @@ absl::Status CheckTensors(const google::protobuf::RepeatedPtrField<T>& tensors,
 
 absl::Status Validate(const inference::ModelConfig& config) {
   if (config.platform() != "pytorch_libtorch" && config.backend() != "pytorch") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unsupported platform '", config.platform(), "' / backend '", config.backend(),
-        "': gridserve serves TorchScript (platform: \"pytorch_libtorch\" or backend: \"pytorch\")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported platform '", config.platform(), "' / backend '", config.backend(),
+                     "': gridserve serves TorchScript (platform: \"pytorch_libtorch\" or backend: "
+                     "\"pytorch\")"));
   }
   if (config.max_batch_size() < 0) {
     return absl::InvalidArgumentError("max_batch_size must not be negative");
@@ -78,9 +81,9 @@ absl::Status Validate(const inference::ModelConfig& config) {
   if (config.has_dynamic_batching()) {
     for (int size : config.dynamic_batching().preferred_batch_size()) {
       if (size < 1 || size > config.max_batch_size()) {
-        return absl::InvalidArgumentError(absl::StrCat("preferred_batch_size ", size,
-                                                       " is outside [1, max_batch_size=",
-                                                       config.max_batch_size(), "]"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("preferred_batch_size ", size,
+                         " is outside [1, max_batch_size=", config.max_batch_size(), "]"));
       }
     }
   }
@@ -89,10 +92,12 @@ absl::Status Validate(const inference::ModelConfig& config) {
     if (group.kind() != inference::ModelInstanceGroup::KIND_CPU &&
         group.kind() != inference::ModelInstanceGroup::KIND_GPU &&
         group.kind() != inference::ModelInstanceGroup::KIND_AUTO) {
-      return absl::InvalidArgumentError("instance_group kind must be KIND_CPU, KIND_GPU or KIND_AUTO");
+      return absl::InvalidArgumentError(
+          "instance_group kind must be KIND_CPU, KIND_GPU or KIND_AUTO");
     }
   }
-  if (config.version_policy().has_specific() && config.version_policy().specific().versions().empty()) {
+  if (config.version_policy().has_specific() &&
+      config.version_policy().specific().versions().empty()) {
     return absl::InvalidArgumentError("version_policy specific lists no versions");
   }
   return absl::OkStatus();
@@ -107,19 +112,22 @@ absl::StatusOr<inference::ModelConfig> ParseModelConfig(absl::string_view text,
   ErrorCollector errors;
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(std::string(text), &config)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config.pbtxt of model '", model_dir_name, "' does not parse: ", errors.Text()));
+    return absl::InvalidArgumentError(absl::StrCat("config.pbtxt of model '", model_dir_name,
+                                                   "' does not parse: ", errors.Text()));
   }
   if (config.name().empty()) config.set_name(std::string(model_dir_name));
   if (config.name() != model_dir_name) {
-    return absl::InvalidArgumentError(absl::StrCat("config name '", config.name(),
-                                                   "' does not match its folder '", model_dir_name,
-                                                   "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config name '", config.name(), "' does not match its folder '", model_dir_name, "'"));
   }
-  if (config.platform().empty() && config.backend().empty()) config.set_platform("pytorch_libtorch");
-  if (config.backend() == "pytorch" && config.platform().empty()) config.set_platform("pytorch_libtorch");
-  if (!config.has_version_policy()) config.mutable_version_policy()->mutable_latest()->set_num_versions(1);
-  if (config.version_policy().has_latest() && config.version_policy().latest().num_versions() == 0) {
+  if (config.platform().empty() && config.backend().empty())
+    config.set_platform("pytorch_libtorch");
+  if (config.backend() == "pytorch" && config.platform().empty())
+    config.set_platform("pytorch_libtorch");
+  if (!config.has_version_policy())
+    config.mutable_version_policy()->mutable_latest()->set_num_versions(1);
+  if (config.version_policy().has_latest() &&
+      config.version_policy().latest().num_versions() == 0) {
     config.mutable_version_policy()->mutable_latest()->set_num_versions(1);
   }
   if (config.instance_group().empty()) {
@@ -146,7 +154,8 @@ absl::StatusOr<inference::ModelConfig> LoadModelConfig(const std::string& model_
   if (name.empty()) name = dir.parent_path().filename().string();
   std::ifstream in(dir / "config.pbtxt");
   if (!in) {
-    return absl::NotFoundError(absl::StrCat("model '", name, "' has no config.pbtxt in ", model_dir));
+    return absl::NotFoundError(
+        absl::StrCat("model '", name, "' has no config.pbtxt in ", model_dir));
   }
   std::stringstream text;
   text << in.rdbuf();
@@ -160,8 +169,8 @@ std::vector<int64_t> ListVersions(const std::string& model_dir) {
     std::string name = entry.path().filename().string();
     int64_t v;
     if (entry.is_directory(ec) && !name.empty() && name[0] != '.' &&
-        std::all_of(name.begin(), name.end(), absl::ascii_isdigit) &&
-        absl::SimpleAtoi(name, &v) && v > 0) {
+        std::all_of(name.begin(), name.end(), absl::ascii_isdigit) && absl::SimpleAtoi(name, &v) &&
+        v > 0) {
       versions.push_back(v);
     }
   }

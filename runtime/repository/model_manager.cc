@@ -34,10 +34,14 @@ std::shared_ptr<spdlog::logger> Log() {
 
 absl::string_view ModelStateName(ModelState state) {
   switch (state) {
-    case ModelState::kLoading: return "LOADING";
-    case ModelState::kReady: return "READY";
-    case ModelState::kUnavailable: return "UNAVAILABLE";
-    case ModelState::kUnloading: return "UNLOADING";
+    case ModelState::kLoading:
+      return "LOADING";
+    case ModelState::kReady:
+      return "READY";
+    case ModelState::kUnavailable:
+      return "UNAVAILABLE";
+    case ModelState::kUnloading:
+      return "UNLOADING";
   }
   return "UNKNOWN";
 }
@@ -80,7 +84,9 @@ absl::Status ModelManager::LoadAll() {
   for (const std::string& repo : options_.repository_paths) {
     std::error_code ec;
     fs::directory_iterator it(repo, ec);
-    if (ec) return absl::UnavailableError(absl::StrCat("cannot read repository ", repo, ": ", ec.message()));
+    if (ec)
+      return absl::UnavailableError(
+          absl::StrCat("cannot read repository ", repo, ": ", ec.message()));
     std::vector<fs::path> dirs;
     for (const auto& entry : it) {
       std::string name = entry.path().filename().string();
@@ -194,8 +200,8 @@ absl::StatusOr<std::shared_ptr<LoadedModel>> ModelManager::LoadVersion(
                      DynamicBatchOptionsFromConfig(config));
     options.clock = options_.clock;
     options.observers = std::move(observers);
-    ASSIGN_OR_RETURN(sched, scheduler::DynamicBatchScheduler::Create(std::move(options),
-                                                                     std::move(executors)));
+    ASSIGN_OR_RETURN(
+        sched, scheduler::DynamicBatchScheduler::Create(std::move(options), std::move(executors)));
   } else {
     scheduler::DirectScheduler::Options options;
     options.clock = options_.clock;
@@ -229,8 +235,8 @@ absl::StatusOr<std::shared_ptr<LoadedModel>> ModelManager::Get(absl::string_view
     return absl::NotFoundError(absl::StrCat("model '", name, "' has no version ", version));
   }
   if (v->second.state != ModelState::kReady) {
-    return absl::UnavailableError(absl::StrCat("model '", name, "' version ", version,
-                                               " is not ready: ", v->second.reason));
+    return absl::UnavailableError(
+        absl::StrCat("model '", name, "' version ", version, " is not ready: ", v->second.reason));
   }
   return v->second.model;
 }
@@ -240,8 +246,8 @@ absl::StatusOr<inference::ModelConfig> ModelManager::GetConfig(absl::string_view
   auto it = models_.find(name);
   if (it == models_.end()) return absl::NotFoundError(absl::StrCat("unknown model '", name, "'"));
   if (!it->second.config.ok()) {
-    return absl::UnavailableError(absl::StrCat("model '", name, "' has no valid config: ",
-                                               it->second.config.status().message()));
+    return absl::UnavailableError(absl::StrCat(
+        "model '", name, "' has no valid config: ", it->second.config.status().message()));
   }
   return *it->second.config;
 }

@@ -27,7 +27,8 @@ std::string DimsToString(const google::protobuf::RepeatedField<int64_t>& dims, b
 
 }  // namespace
 
-absl::Status ValidateRequest(const inference::ModelConfig& config, core::InferenceRequest* request) {
+absl::Status ValidateRequest(const inference::ModelConfig& config,
+                             core::InferenceRequest* request) {
   const bool batching = config.max_batch_size() > 0;
   std::set<std::string> seen;
   int64_t batch_size = -1;
@@ -39,8 +40,9 @@ absl::Status ValidateRequest(const inference::ModelConfig& config, core::Inferen
     if (spec == nullptr) {
       std::vector<std::string> names;
       for (const auto& in : config.input()) names.push_back(in.name());
-      return Invalid(config, input.name,
-                     absl::StrCat("unknown input; the model's inputs are ", absl::StrJoin(names, ", ")));
+      return Invalid(
+          config, input.name,
+          absl::StrCat("unknown input; the model's inputs are ", absl::StrJoin(names, ", ")));
     }
     if (!seen.insert(input.name).second) return Invalid(config, input.name, "given more than once");
 
@@ -48,8 +50,8 @@ absl::Status ValidateRequest(const inference::ModelConfig& config, core::Inferen
     core::DataType want = core::DataTypeFromConfig(spec->data_type());
     if (t.dtype() != want) {
       return Invalid(config, input.name,
-                     absl::StrCat("datatype ", core::DataTypeName(t.dtype()), " does not match the model's ",
-                                  core::DataTypeName(want)));
+                     absl::StrCat("datatype ", core::DataTypeName(t.dtype()),
+                                  " does not match the model's ", core::DataTypeName(want)));
     }
     const core::Shape& shape = t.shape();
     absl::StatusOr<int64_t> element_count = core::ElementCount(shape);
@@ -63,9 +65,10 @@ absl::Status ValidateRequest(const inference::ModelConfig& config, core::Inferen
       shape_ok = want_dim == -1 || want_dim == got;
     }
     if (!shape_ok) {
-      return Invalid(config, input.name,
-                     absl::StrCat("shape ", core::ShapeToString(shape), " does not match the model's ",
-                                  DimsToString(spec->dims(), batching)));
+      return Invalid(
+          config, input.name,
+          absl::StrCat("shape ", core::ShapeToString(shape), " does not match the model's ",
+                       DimsToString(spec->dims(), batching)));
     }
     if (batching) {
       if (shape[0] < 1 || shape[0] > config.max_batch_size()) {
@@ -74,8 +77,9 @@ absl::Status ValidateRequest(const inference::ModelConfig& config, core::Inferen
                                     config.max_batch_size(), "]"));
       }
       if (batch_size >= 0 && shape[0] != batch_size) {
-        return Invalid(config, input.name,
-                       absl::StrCat("batch size ", shape[0], " differs from another input's ", batch_size));
+        return Invalid(
+            config, input.name,
+            absl::StrCat("batch size ", shape[0], " differs from another input's ", batch_size));
       }
       batch_size = shape[0];
     }
@@ -88,9 +92,9 @@ absl::Status ValidateRequest(const inference::ModelConfig& config, core::Inferen
       if (static_cast<uint64_t>(count) > std::numeric_limits<int64_t>::max() / element_size ||
           t.byte_size() != static_cast<size_t>(count) * element_size) {
         return Invalid(config, input.name,
-                       absl::StrCat("got ", t.byte_size(), " bytes but shape ", core::ShapeToString(shape),
-                                    " of ", core::DataTypeName(want), " needs ",
-                                    count * static_cast<int64_t>(element_size)));
+                       absl::StrCat("got ", t.byte_size(), " bytes but shape ",
+                                    core::ShapeToString(shape), " of ", core::DataTypeName(want),
+                                    " needs ", count * static_cast<int64_t>(element_size)));
       }
     }
   }
@@ -108,8 +112,8 @@ absl::Status ValidateRequest(const inference::ModelConfig& config, core::Inferen
           absl::StrCat("model '", config.name(), "' has no output '", name, "'"));
     }
     if (!outputs.insert(name).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("model '", config.name(), "': output '", name, "' requested more than once"));
+      return absl::InvalidArgumentError(absl::StrCat("model '", config.name(), "': output '", name,
+                                                     "' requested more than once"));
     }
   }
   request->batch_size = batching ? std::max<int64_t>(batch_size, 1) : 1;

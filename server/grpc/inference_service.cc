@@ -151,9 +151,9 @@ grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
   return Finish(ctx, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* InferenceService::ModelConfig(grpc::CallbackServerContext* ctx,
-                                                        const inference::ModelConfigRequest* request,
-                                                        inference::ModelConfigResponse* response) {
+grpc::ServerUnaryReactor* InferenceService::ModelConfig(
+    grpc::CallbackServerContext* ctx, const inference::ModelConfigRequest* request,
+    inference::ModelConfigResponse* response) {
   absl::StatusOr<inference::ModelConfig> config = models_->GetConfig(request->name());
   if (!config.ok()) return Finish(ctx, config.status());
   *response->mutable_config() = *std::move(config);
@@ -215,7 +215,8 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
   const int64_t received_ns = options_.clock->NowNanos();
   auto fail = [&](const absl::Status& status) {
     Log()->debug("infer failed: model='{}' id='{}' code={} {}", request->model_name(),
-                 request->id(), absl::StatusCodeToString(status.code()), std::string(status.message()));
+                 request->id(), absl::StatusCodeToString(status.code()),
+                 std::string(status.message()));
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
   };
@@ -249,13 +250,14 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
     auto remaining = deadline - std::chrono::system_clock::now();
     infer->deadline_ns =
         options_.clock->NowNanos() +
-        std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(remaining).count());
+        std::max<int64_t>(0,
+                          std::chrono::duration_cast<std::chrono::nanoseconds>(remaining).count());
   }
   infer->model_handle = *model;
   std::string model_name = request->model_name();
   std::string id = request->id();
-  infer->on_complete = [reactor, response, model_name, id](
-                           absl::StatusOr<core::InferenceResponse> result) {
+  infer->on_complete = [reactor, response, model_name,
+                        id](absl::StatusOr<core::InferenceResponse> result) {
     if (result.ok()) {
       ToModelInferResponse(*result, response);
       reactor->Finish(grpc::Status::OK);

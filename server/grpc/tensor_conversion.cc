@@ -48,7 +48,8 @@ absl::StatusOr<int64_t> TypedToBytes(const InferTensorContents& c, DataType type
   }
   auto wrong = [&](const char* field) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": datatype ", core::DataTypeName(type),
-                                                   " must use ", field, " (or raw_input_contents)"));
+                                                   " must use ", field,
+                                                   " (or raw_input_contents)"));
   };
   switch (type) {
     case DataType::kBool:
@@ -72,8 +73,10 @@ absl::StatusOr<int64_t> TypedToBytes(const InferTensorContents& c, DataType type
     case DataType::kUint32:
       if (CountSetFields(c) && !c.uint_contents_size()) return wrong("uint_contents");
       if (type == DataType::kUint8) RETURN_IF_ERROR(Pack<uint8_t>(c.uint_contents(), bytes, where));
-      if (type == DataType::kUint16) RETURN_IF_ERROR(Pack<uint16_t>(c.uint_contents(), bytes, where));
-      if (type == DataType::kUint32) RETURN_IF_ERROR(Pack<uint32_t>(c.uint_contents(), bytes, where));
+      if (type == DataType::kUint16)
+        RETURN_IF_ERROR(Pack<uint16_t>(c.uint_contents(), bytes, where));
+      if (type == DataType::kUint32)
+        RETURN_IF_ERROR(Pack<uint32_t>(c.uint_contents(), bytes, where));
       return c.uint_contents_size();
     case DataType::kUint64:
       if (CountSetFields(c) && !c.uint64_contents_size()) return wrong("uint64_contents");
@@ -93,14 +96,16 @@ absl::StatusOr<int64_t> TypedToBytes(const InferTensorContents& c, DataType type
       return c.bytes_contents_size();
     default:
       if (CountSetFields(c)) {
-        return absl::InvalidArgumentError(absl::StrCat(where, ": datatype ", core::DataTypeName(type),
-                                                       " has no typed contents field; use raw_input_contents"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": datatype ", core::DataTypeName(type),
+                         " has no typed contents field; use raw_input_contents"));
       }
       return 0;
   }
 }
 
-absl::StatusOr<uint64_t> UnsignedParam(const inference::InferParameter& p, const std::string& what) {
+absl::StatusOr<uint64_t> UnsignedParam(const inference::InferParameter& p,
+                                       const std::string& what) {
   switch (p.parameter_choice_case()) {
     case inference::InferParameter::kInt64Param:
       if (p.int64_param() < 0) break;
@@ -132,7 +137,8 @@ absl::Status ToInferenceRequest(const inference::ModelInferRequest& proto,
     std::string where = absl::StrCat("model '", proto.model_name(), "', input '", in.name(), "'");
     DataType type = core::DataTypeFromName(in.datatype());
     if (type == DataType::kInvalid) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": unknown datatype '", in.datatype(), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": unknown datatype '", in.datatype(), "'"));
     }
     core::Shape shape(in.shape().begin(), in.shape().end());
     ASSIGN_OR_RETURN(int64_t count, core::ElementCount(shape));
@@ -143,16 +149,19 @@ absl::Status ToInferenceRequest(const inference::ModelInferRequest& proto,
       }
       const std::string& bytes = proto.raw_input_contents(i);
       request->inputs.push_back(
-          {in.name(), core::Tensor::Borrowed(type, std::move(shape), bytes.data(), bytes.size(), nullptr)});
+          {in.name(),
+           core::Tensor::Borrowed(type, std::move(shape), bytes.data(), bytes.size(), nullptr)});
       continue;
     }
     std::string bytes;
     ASSIGN_OR_RETURN(int64_t given, TypedToBytes(in.contents(), type, &bytes, where));
     if (given != count) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": ", given, " elements in contents but shape ",
+      return absl::InvalidArgumentError(absl::StrCat(where, ": ", given,
+                                                     " elements in contents but shape ",
                                                      core::ShapeToString(shape), " needs ", count));
     }
-    request->inputs.push_back({in.name(), core::Tensor::Owned(type, std::move(shape), std::move(bytes))});
+    request->inputs.push_back(
+        {in.name(), core::Tensor::Owned(type, std::move(shape), std::move(bytes))});
   }
   for (const auto& out : proto.outputs()) request->requested_outputs.push_back(out.name());
   for (const auto& [key, value] : proto.parameters()) {

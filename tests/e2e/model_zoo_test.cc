@@ -37,7 +37,8 @@ std::vector<std::string> ZooModels() {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
     const std::string name = entry.path().filename().string();
-    if (!fs::exists(entry.path() / "train.py") || !fs::exists(entry.path() / "config.pbtxt")) continue;
+    if (!fs::exists(entry.path() / "train.py") || !fs::exists(entry.path() / "config.pbtxt"))
+      continue;
     if (name == "cifar10_resnet" && !fs::exists(fs::path(kRepository) / name)) continue;
     names.push_back(name);
   }
@@ -128,14 +129,16 @@ absl::StatusOr<Column> LoadColumn(const std::string& path, int64_t count) {
       }
     } else {
       size_t row_bytes = array->data.size() / array->shape[0];
-      for (int64_t r = 0; r < count; ++r) column.rows.push_back(array->data.substr(r * row_bytes, row_bytes));
+      for (int64_t r = 0; r < count; ++r)
+        column.rows.push_back(array->data.substr(r * row_bytes, row_bytes));
     }
     return column;
   }
   auto json = ReadJson(path);
   if (!json.ok()) return json.status();
   const auto& list = json->list_value();
-  if (list.values_size() < count) return absl::InvalidArgumentError(path + " has fewer rows than count");
+  if (list.values_size() < count)
+    return absl::InvalidArgumentError(path + " has fewer rows than count");
   column.datatype = "BYTES";
   for (int64_t r = 0; r < count; ++r) {
     const auto& row = list.values(r).list_value();
@@ -155,11 +158,12 @@ class ModelZooTest : public ::testing::TestWithParam<std::string> {
   static void SetUpTestSuite() {
     ASSERT_TRUE(fs::is_directory(kRepository)) << kRepository << " is missing: run `make models`";
     port_ = testing::FreeLoopbackPort();
-    server_ = new testing::Subprocess(
-        {std::string(GRIDSERVE_BINARY_DIR) + "/server/gridserve", "--model-repository=" + kRepository,
-         "--grpc-address=127.0.0.1", "--grpc-port=" + std::to_string(port_), "--allow-metrics=false",
-         "--strict-readiness=false"},
-        ::testing::TempDir() + "/gridserve_zoo.log");
+    server_ =
+        new testing::Subprocess({std::string(GRIDSERVE_BINARY_DIR) + "/server/gridserve",
+                                 "--model-repository=" + kRepository, "--grpc-address=127.0.0.1",
+                                 "--grpc-port=" + std::to_string(port_), "--allow-metrics=false",
+                                 "--strict-readiness=false"},
+                                ::testing::TempDir() + "/gridserve_zoo.log");
     auto client = client::InferenceClient::Create("127.0.0.1:" + std::to_string(port_), {});
     ASSERT_TRUE(client.ok());
     client_ = client->release();
@@ -316,12 +320,14 @@ TEST_P(ModelZooTest, ServesHeldOutDataWithPromisedQuality) {
       std::vector<int64_t> ids(out_rows[r].size() / 8);
       std::memcpy(ids.data(), out_rows[r].data(), out_rows[r].size());
       EXPECT_EQ(ids.size(), k);
-      EXPECT_EQ(std::set<int64_t>(ids.begin(), ids.end()).size(), ids.size()) << name << " row " << r;
+      EXPECT_EQ(std::set<int64_t>(ids.begin(), ids.end()).size(), ids.size())
+          << name << " row " << r;
       std::set<int64_t> banned;
       for (const auto& v : exclude->list_value().values(r).list_value().values()) {
         banned.insert(static_cast<int64_t>(v.number_value()));
       }
-      for (int64_t id : ids) EXPECT_EQ(banned.count(id), 0u) << name << " row " << r << " id " << id;
+      for (int64_t id : ids)
+        EXPECT_EQ(banned.count(id), 0u) << name << " row " << r << " id " << id;
     }
     std::printf("%s: %ld rows of %zu distinct ids, none excluded\n", name.c_str(),
                 static_cast<long>(count), k);

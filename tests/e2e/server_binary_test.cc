@@ -25,8 +25,8 @@ std::string LogPath(const std::string& name) {
 
 // Polls ServerReady until true or the deadline; returns whether it became ready.
 bool WaitReady(int port, std::chrono::seconds timeout) {
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
   auto stub = inference::GRPCInferenceService::NewStub(channel);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -54,8 +54,8 @@ class ServerBinaryTest : public ::testing::Test {
   }
 
   std::pair<int, std::string> Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), {kCli, "--url", "127.0.0.1:" + std::to_string(port_), "--timeout-ms",
-                               "30000"});
+    args.insert(args.begin(),
+                {kCli, "--url", "127.0.0.1:" + std::to_string(port_), "--timeout-ms", "30000"});
     return testing::RunCommand(args, LogPath("cli"));
   }
 
@@ -64,8 +64,8 @@ class ServerBinaryTest : public ::testing::Test {
 };
 
 TEST_F(ServerBinaryTest, ServesAndExitsCleanlyOnSigterm) {
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
   auto stub = inference::GRPCInferenceService::NewStub(channel);
   inference::ModelInferRequest req;
   req.set_model_name("add_sub");
@@ -116,8 +116,8 @@ TEST_F(ServerBinaryTest, CliHealthModelsMetadataAndInfer) {
   EXPECT_THAT(out, HasSubstr("grid!"));
 
   // Bad input and unknown model: exit 1 with the gRPC code.
-  std::tie(code, out) = Cli({"infer", "add_sub", "--input", "INPUT__0=[[1, 2, 3]]", "--input",
-                             "INPUT__1=[[1, 2, 3]]"});
+  std::tie(code, out) = Cli(
+      {"infer", "add_sub", "--input", "INPUT__0=[[1, 2, 3]]", "--input", "INPUT__1=[[1, 2, 3]]"});
   EXPECT_EQ(code, 1) << out;
   EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT"));
   std::tie(code, out) = Cli({"infer", "no_such_model", "--input", "x=[1]"});
@@ -130,8 +130,8 @@ TEST(ServerBinaryFlagsTest, BadFlagsExitWithUsageError) {
   EXPECT_EQ(code, 2) << out;
   std::tie(code, out) = testing::RunCommand({kServer}, LogPath("flags2"));
   EXPECT_EQ(code, 2) << out;
-  std::tie(code, out) = testing::RunCommand({kServer, "--model-repository=" + kModels,
-                                             "--grpc-port=99999"}, LogPath("flags3"));
+  std::tie(code, out) = testing::RunCommand(
+      {kServer, "--model-repository=" + kModels, "--grpc-port=99999"}, LogPath("flags3"));
   EXPECT_EQ(code, 2) << out;
   std::tie(code, out) = testing::RunCommand({kServer, "--help"}, LogPath("flags4"));
   EXPECT_EQ(code, 0);

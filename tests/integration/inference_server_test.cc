@@ -18,9 +18,9 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-#define ASSERT_OK(expr)                                    \
-  do {                                                     \
-    grpc::Status s_ = (expr);                              \
+#define ASSERT_OK(expr)                                                    \
+  do {                                                                     \
+    grpc::Status s_ = (expr);                                              \
     ASSERT_TRUE(s_.ok()) << s_.error_code() << ": " << s_.error_message(); \
   } while (0)
 
@@ -55,7 +55,8 @@ void AddInput(inference::ModelInferRequest* req, const std::string& name, const 
   req->add_raw_input_contents(raw);
 }
 
-inference::ModelInferRequest AddSubRequest(const std::vector<float>& a, const std::vector<float>& b) {
+inference::ModelInferRequest AddSubRequest(const std::vector<float>& a,
+                                           const std::vector<float>& b) {
   inference::ModelInferRequest req;
   req.set_model_name("add_sub");
   int64_t rows = a.size() / 4;
@@ -288,10 +289,14 @@ TEST_F(InferenceServerTest, DictOutputsAndOptionalInput) {
 
 TEST_F(InferenceServerTest, EveryNumericTypeRoundTrips) {
   const std::vector<std::pair<std::string, std::string>> types = {
-      {"BOOL", Raw<uint8_t>({1, 0})},          {"UINT8", Raw<uint8_t>({0, 255})},
-      {"INT8", Raw<int8_t>({-128, 127})},      {"INT16", Raw<int16_t>({-32768, 7})},
-      {"INT32", Raw<int32_t>({INT32_MIN, 9})}, {"INT64", Raw<int64_t>({INT64_MIN, INT64_MAX})},
-      {"FP16", Raw<uint16_t>({0x3C00, 0xC000})}, {"FP32", Raw<float>({1.25f, -0.0f})},
+      {"BOOL", Raw<uint8_t>({1, 0})},
+      {"UINT8", Raw<uint8_t>({0, 255})},
+      {"INT8", Raw<int8_t>({-128, 127})},
+      {"INT16", Raw<int16_t>({-32768, 7})},
+      {"INT32", Raw<int32_t>({INT32_MIN, 9})},
+      {"INT64", Raw<int64_t>({INT64_MIN, INT64_MAX})},
+      {"FP16", Raw<uint16_t>({0x3C00, 0xC000})},
+      {"FP32", Raw<float>({1.25f, -0.0f})},
       {"FP64", Raw<double>({3.141592653589793, -1e300})}};
   inference::ModelInferRequest req;
   req.set_model_name("identity_types");
@@ -327,7 +332,9 @@ TEST_F(InferenceServerTest, NonBatchingModelAndExplicitVersions) {
 // Every malformed request of issue 2 section 6 gets its code, and the server keeps serving.
 TEST_F(InferenceServerTest, BadInputsGetTheRightCodes) {
   inference::ModelInferResponse resp;
-  auto code = [&](const inference::ModelInferRequest& req) { return Infer(req, &resp).error_code(); };
+  auto code = [&](const inference::ModelInferRequest& req) {
+    return Infer(req, &resp).error_code();
+  };
   auto good = [] { return AddSubRequest({1, 2, 3, 4}, {1, 2, 3, 4}); };
   const auto kInvalid = grpc::StatusCode::INVALID_ARGUMENT;
 
@@ -397,7 +404,8 @@ TEST_F(InferenceServerTest, BadInputsGetTheRightCodes) {
   EXPECT_EQ(code(typed), kInvalid);
   for (int i = 0; i < 2; ++i) {
     typed.mutable_inputs(i)->mutable_contents()->clear_int_contents();
-    for (float v : {1.f, 2.f, 3.f}) typed.mutable_inputs(i)->mutable_contents()->add_fp32_contents(v);
+    for (float v : {1.f, 2.f, 3.f})
+      typed.mutable_inputs(i)->mutable_contents()->add_fp32_contents(v);
   }
   EXPECT_EQ(code(typed), kInvalid);
 

@@ -68,11 +68,13 @@ TEST(MetricsIntegrationTest, CountersAreExactAfterKnownTraffic) {
   ASSERT_FALSE(body.empty());
   const std::string labels = "model=\"add_sub\",version=\"1\"";
   // Labels render sorted by name.
-  EXPECT_EQ(Sample(body, "gridserve_inference_requests_total{model=\"add_sub\",outcome=\"success\","
-                         "version=\"1\"}"),
+  EXPECT_EQ(Sample(body,
+                   "gridserve_inference_requests_total{model=\"add_sub\",outcome=\"success\","
+                   "version=\"1\"}"),
             kSuccess);
-  EXPECT_EQ(Sample(body, "gridserve_inference_requests_total{model=\"add_sub\",outcome=\"failure\","
-                         "version=\"1\"}"),
+  EXPECT_EQ(Sample(body,
+                   "gridserve_inference_requests_total{model=\"add_sub\",outcome=\"failure\","
+                   "version=\"1\"}"),
             kFailure);
   EXPECT_EQ(Sample(body, "gridserve_inference_items_total{" + labels + "}"), kSuccess * kRows);
   // add_sub has no dynamic_batching: one execution per successful request.

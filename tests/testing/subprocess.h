@@ -92,9 +92,9 @@ class Subprocess {
 };
 
 // Runs a command to completion (bounded) and returns {exit code, output}.
-inline std::pair<int, std::string> RunCommand(const std::vector<std::string>& argv,
-                                              const std::string& log_path,
-                                              std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+inline std::pair<int, std::string> RunCommand(
+    const std::vector<std::string>& argv, const std::string& log_path,
+    std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
   Subprocess p(argv, log_path);
   std::optional<int> code = p.Wait(timeout);
   return {code.value_or(-1), p.Output()};

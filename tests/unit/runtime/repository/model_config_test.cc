@@ -215,7 +215,8 @@ TEST(ParseModelConfigTest, NoOutputsIsInvalid) {
                              name: "x"
                              data_type: TYPE_FP32
                              dims: [ 1 ]
-                           }])pb"), kInvalid);
+                           }])pb"),
+            kInvalid);
 }
 
 TEST(ParseModelConfigTest, DuplicateInputNamesAreInvalid) {
