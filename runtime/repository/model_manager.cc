@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/core/logging.h"
 #include "runtime/core/status_macros.h"
 #include "runtime/repository/batching_config.h"
 #include "runtime/repository/model_config.h"
@@ -19,14 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::shared_ptr<spdlog::logger> Log() {
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    auto l = spdlog::get("repository");
-    if (!l) {
-      l = spdlog::default_logger()->clone("repository");
-      spdlog::register_logger(l);
-    }
-    return l;
-  }();
+  static const std::shared_ptr<spdlog::logger> logger = core::ModuleLogger("repository");
   return logger;
 }
 
