@@ -2,16 +2,33 @@
 
 namespace gridserve::server {
 
+namespace {
+
+metrics::FailureReason ReasonOf(const scheduler::RequestRecord& record) {
+  if (record.code == absl::StatusCode::kCancelled) return metrics::FailureReason::kCanceled;
+  if (record.path == scheduler::RequestPath::kExecuted) return metrics::FailureReason::kBackend;
+  return metrics::FailureReason::kRejected;
+}
+
+uint64_t Micros(int64_t ns) { return ns > 0 ? static_cast<uint64_t>(ns / 1000) : 0; }
+
+}  // namespace
+
 void MetricsObserver::OnRequestArrived(const core::InferenceRequest&) {
   m_.pending_requests->Increment();
+  if (m_.triton != nullptr) m_.triton->pending_request_count->Increment();
 }
 
 void MetricsObserver::OnBatchStarted(const scheduler::BatchRecord& batch) {
   m_.pending_requests->Decrement(static_cast<double>(batch.requests));
+  if (m_.triton != nullptr) {
+    m_.triton->pending_request_count->Decrement(static_cast<double>(batch.requests));
+  }
 }
 
 void MetricsObserver::OnBatchFinished(const scheduler::BatchRecord& batch) {
   m_.executions->Increment();
+  if (m_.triton != nullptr) m_.triton->exec_count->Increment();
   m_.batch_size->Observe(static_cast<double>(batch.items));
   bool split = batch.compute_input_ns || batch.compute_infer_ns || batch.compute_output_ns;
   m_.compute_input->Observe(batch.compute_input_ns * 1e-9);
@@ -32,6 +49,23 @@ void MetricsObserver::OnRequestFinished(const scheduler::RequestRecord& record) 
     m_.requests_failure->Increment();
   }
   m_.request_duration->Observe((record.finish_ns - record.arrive_ns) * 1e-9);
+  if (m_.triton != nullptr) RecordTriton(record);
+}
+
+void MetricsObserver::RecordTriton(const scheduler::RequestRecord& record) {
+  const metrics::ModelVersionMetrics::Triton& t = *m_.triton;
+  if (record.path != scheduler::RequestPath::kExecuted) t.pending_request_count->Decrement();
+  if (record.code != absl::StatusCode::kOk) {
+    metrics::FailureCounter(t, ReasonOf(record))->Increment();
+    return;
+  }
+  t.request_success->Increment();
+  t.inference_count->IncrementBy(static_cast<uint64_t>(record.items));
+  t.request_duration_us->IncrementBy(Micros(record.finish_ns - record.arrive_ns));
+  t.queue_duration_us->IncrementBy(Micros(record.timings.queue_ns));
+  t.compute_input_duration_us->IncrementBy(Micros(record.timings.compute_input_ns));
+  t.compute_infer_duration_us->IncrementBy(Micros(record.timings.compute_infer_ns));
+  t.compute_output_duration_us->IncrementBy(Micros(record.timings.compute_output_ns));
 }
 
 }  // namespace gridserve::server

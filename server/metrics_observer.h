@@ -8,7 +8,8 @@ namespace gridserve::server {
 // Feeds one model version's Prometheus metrics from its scheduler's events: pending requests,
 // queue time, executions, batch sizes, compute phases, and the outcome, items and duration of
 // every request that reached the scheduler. Requests refused before the scheduler (bad input)
-// are counted by the front end. Thread-safe and lock-free (metric handles are atomics).
+// are counted by the front end. With Triton names on (metrics.triton), Triton's nv_inference_*
+// counters are fed from the same events. Thread-safe and lock-free (metric handles are atomics).
 class MetricsObserver : public scheduler::ExecutionObserver {
  public:
   explicit MetricsObserver(metrics::ModelVersionMetrics metrics) : m_(metrics) {}
@@ -19,6 +20,8 @@ class MetricsObserver : public scheduler::ExecutionObserver {
   void OnRequestFinished(const scheduler::RequestRecord& record) override;
 
  private:
+  void RecordTriton(const scheduler::RequestRecord& record);
+
   const metrics::ModelVersionMetrics m_;
 };
 

@@ -17,6 +17,8 @@ struct ServerOptions {
   bool allow_metrics = true;                    // --allow-metrics
   std::string metrics_address = "0.0.0.0";      // --metrics-address
   int metrics_port = 8002;                      // --metrics-port; 0 picks a free port
+  bool metrics_triton_names = false;            // --metrics-triton-names: also nv_inference_*
+  bool allow_cpu_metrics = true;                // --allow-cpu-metrics (with Triton names)
   int log_verbose = 0;                          // --log-verbose: 0 info, >= 1 debug
   std::string log_format = "default";           // --log-format: default | json
   bool exit_on_error = false;                   // --exit-on-error: exit if a model fails to load

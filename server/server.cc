@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/backend/torchscript_backend.h"
+#include "runtime/metrics/host_collector.h"
 #include "runtime/metrics/inference_metrics.h"
 #include "runtime/metrics/metrics.h"
 #include "runtime/metrics/process_collector.h"
@@ -30,8 +31,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
       metrics::ProcessCollector::Create({});
   if (!process.ok()) return process.status();
   if (absl::Status s = server->registry_->AddCollector(*std::move(process)); !s.ok()) return s;
+  metrics::InferenceMetrics::Options metrics_options;
+  metrics_options.triton_names = options.metrics_triton_names;
+  if (options.metrics_triton_names && options.allow_cpu_metrics) {
+    if (absl::Status s =
+            server->registry_->AddCollector(std::make_unique<metrics::HostCollector>());
+        !s.ok()) {
+      return s;
+    }
+  }
   absl::StatusOr<std::unique_ptr<metrics::InferenceMetrics>> inference_metrics =
-      metrics::InferenceMetrics::Create(server->registry_.get());
+      metrics::InferenceMetrics::Create(server->registry_.get(), metrics_options);
   if (!inference_metrics.ok()) return inference_metrics.status();
   server->inference_metrics_ = *std::move(inference_metrics);
   server->inference_metrics_->SetBuildInfo(kGridserveVersion, backend::TorchVersion(),

@@ -46,7 +46,63 @@ absl::StatusOr<std::unique_ptr<InferenceMetrics>> InferenceMetrics::Create(Regis
   ASSIGN_OR_RETURN(m->build_info_,
                    registry->AddGauge("gridserve_build_info", "gridserve build; always 1.",
                                       {"version", "torch_version", "grpc_version"}));
+  if (options.triton_names) {
+    TritonFamilies& t = m->triton_;
+    auto counter = [&](const char* name, const char* help, Family<Counter>** out) {
+      absl::StatusOr<Family<Counter>*> family = registry->AddCounter(name, help, mv);
+      if (family.ok()) *out = *family;
+      return family.status();
+    };
+    RETURN_IF_ERROR(counter("nv_inference_request_success",
+                            "Number of successful inference requests, all batch sizes",
+                            &t.request_success));
+    ASSIGN_OR_RETURN(t.request_failure,
+                     registry->AddCounter("nv_inference_request_failure",
+                                          "Number of failed inference requests, all batch sizes",
+                                          {"model", "version", "reason"}));
+    RETURN_IF_ERROR(counter("nv_inference_count",
+                            "Number of inferences performed (does not include cached requests)",
+                            &t.inference_count));
+    RETURN_IF_ERROR(counter("nv_inference_exec_count",
+                            "Number of model executions performed (does not include cached "
+                            "requests)",
+                            &t.exec_count));
+    RETURN_IF_ERROR(counter("nv_inference_request_duration_us",
+                            "Cumulative inference request duration in microseconds",
+                            &t.request_duration_us));
+    RETURN_IF_ERROR(counter("nv_inference_queue_duration_us",
+                            "Cumulative inference queuing duration in microseconds",
+                            &t.queue_duration_us));
+    RETURN_IF_ERROR(counter("nv_inference_compute_input_duration_us",
+                            "Cumulative compute input duration in microseconds",
+                            &t.compute_input_duration_us));
+    RETURN_IF_ERROR(counter("nv_inference_compute_infer_duration_us",
+                            "Cumulative compute inference duration in microseconds",
+                            &t.compute_infer_duration_us));
+    RETURN_IF_ERROR(counter("nv_inference_compute_output_duration_us",
+                            "Cumulative inference compute output duration in microseconds",
+                            &t.compute_output_duration_us));
+    ASSIGN_OR_RETURN(t.pending_request_count,
+                     registry->AddGauge("nv_inference_pending_request_count",
+                                        "Instantaneous number of pending requests awaiting "
+                                        "execution per-model.",
+                                        mv));
+  }
   return m;
+}
+
+Counter* FailureCounter(const ModelVersionMetrics::Triton& triton, FailureReason reason) {
+  switch (reason) {
+    case FailureReason::kRejected:
+      return triton.failure_rejected;
+    case FailureReason::kCanceled:
+      return triton.failure_canceled;
+    case FailureReason::kBackend:
+      return triton.failure_backend;
+    case FailureReason::kOther:
+      break;
+  }
+  return triton.failure_other;
 }
 
 ModelVersionMetrics InferenceMetrics::ForModelVersion(const std::string& model,
@@ -71,6 +127,27 @@ ModelVersionMetrics InferenceMetrics::ForModelVersion(const std::string& model,
   m.pending_requests = &pending_requests_->Add(mv);
   m.ready = &model_ready_->Add(mv);
   m.load_duration_seconds = &model_load_duration_->Add(mv);
+  if (triton_.request_success != nullptr) {
+    absl::MutexLock lock(&triton_mu_);
+    std::unique_ptr<ModelVersionMetrics::Triton>& t = triton_handles_[model + "\n" + version];
+    if (t == nullptr) {
+      t = std::make_unique<ModelVersionMetrics::Triton>();
+      t->request_success = &triton_.request_success->Add(mv);
+      t->failure_rejected = &triton_.request_failure->Add(with("reason", "REJECTED"));
+      t->failure_canceled = &triton_.request_failure->Add(with("reason", "CANCELED"));
+      t->failure_backend = &triton_.request_failure->Add(with("reason", "BACKEND"));
+      t->failure_other = &triton_.request_failure->Add(with("reason", "OTHER"));
+      t->inference_count = &triton_.inference_count->Add(mv);
+      t->exec_count = &triton_.exec_count->Add(mv);
+      t->request_duration_us = &triton_.request_duration_us->Add(mv);
+      t->queue_duration_us = &triton_.queue_duration_us->Add(mv);
+      t->compute_input_duration_us = &triton_.compute_input_duration_us->Add(mv);
+      t->compute_infer_duration_us = &triton_.compute_infer_duration_us->Add(mv);
+      t->compute_output_duration_us = &triton_.compute_output_duration_us->Add(mv);
+      t->pending_request_count = &triton_.pending_request_count->Add(mv);
+    }
+    m.triton = t.get();
+  }
   return m;
 }
 
@@ -94,6 +171,22 @@ void InferenceMetrics::RemoveModelVersion(const std::string& model, const std::s
   pending_requests_->Remove(mv);
   model_ready_->Remove(mv);
   model_load_duration_->Remove(mv);
+  if (triton_.request_success != nullptr) {
+    for (const char* reason : {"REJECTED", "CANCELED", "BACKEND", "OTHER"}) {
+      Labels labels = mv;
+      labels.emplace("reason", reason);
+      triton_.request_failure->Remove(labels);
+    }
+    for (Family<Counter>* family :
+         {triton_.request_success, triton_.inference_count, triton_.exec_count,
+          triton_.request_duration_us, triton_.queue_duration_us, triton_.compute_input_duration_us,
+          triton_.compute_infer_duration_us, triton_.compute_output_duration_us}) {
+      family->Remove(mv);
+    }
+    triton_.pending_request_count->Remove(mv);
+    absl::MutexLock lock(&triton_mu_);
+    triton_handles_.erase(model + "\n" + version);
+  }
 }
 
 void InferenceMetrics::SetBuildInfo(const std::string& version, const std::string& torch_version,

@@ -1,10 +1,12 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "runtime/metrics/metrics.h"
 
 namespace gridserve::metrics {
@@ -25,7 +27,38 @@ struct ModelVersionMetrics {
   Gauge* pending_requests = nullptr;       // +1 on enqueue, -1 when a batch takes it
   Gauge* ready = nullptr;                  // gridserve_model_ready: 1 serving, 0 otherwise
   Gauge* load_duration_seconds = nullptr;  // gridserve_model_load_duration_seconds
+
+  // Triton's nv_inference_* families, or nullptr unless Options::triton_names. Durations are
+  // whole microseconds, counted for successful requests only (as Triton does); the compute
+  // durations add the phase time of the request's batch once per request.
+  struct Triton {
+    Counter* request_success = nullptr;      // nv_inference_request_success
+    Counter* failure_rejected = nullptr;     // nv_inference_request_failure{reason="REJECTED"}
+    Counter* failure_canceled = nullptr;     // ... reason="CANCELED"
+    Counter* failure_backend = nullptr;      // ... reason="BACKEND"
+    Counter* failure_other = nullptr;        // ... reason="OTHER"
+    Counter* inference_count = nullptr;      // nv_inference_count (items)
+    Counter* exec_count = nullptr;           // nv_inference_exec_count (batches)
+    Counter* request_duration_us = nullptr;  // nv_inference_request_duration_us
+    Counter* queue_duration_us = nullptr;    // nv_inference_queue_duration_us
+    Counter* compute_input_duration_us = nullptr;   // nv_inference_compute_input_duration_us
+    Counter* compute_infer_duration_us = nullptr;   // nv_inference_compute_infer_duration_us
+    Counter* compute_output_duration_us = nullptr;  // nv_inference_compute_output_duration_us
+    Gauge* pending_request_count = nullptr;         // nv_inference_pending_request_count
+  };
+  const Triton* triton = nullptr;  // owned by InferenceMetrics; nullptr when not exported
 };
+
+// Why a request failed, in the terms of Triton's nv_inference_request_failure{reason}.
+enum class FailureReason {
+  kRejected,  // refused or expired by the scheduler: queue full, timeout, deadline
+  kCanceled,  // the client cancelled
+  kBackend,   // the model ran and failed
+  kOther,     // anything else (bad input caught by the front end, ...)
+};
+
+// The failure counter of `reason` in `triton` (never null when `triton` is not).
+Counter* FailureCounter(const ModelVersionMetrics::Triton& triton, FailureReason reason);
 
 // The gridserve_* metric families of issue 4 (labels model and version), registered once per
 // process, so names, help and buckets live in one place. Thread-safe. The registry must outlive it.
@@ -42,6 +75,10 @@ class InferenceMetrics {
     std::vector<double> latency_buckets_s = DefaultLatencyBuckets();
     // Buckets of gridserve_inference_batch_size; should cover max_batch_size.
     std::vector<double> batch_size_buckets = ExponentialBuckets(1, 2, 10);  // 1 .. 512
+    // Also export Triton's nv_inference_* per-model families (--metrics-triton-names), so
+    // dashboards and autoscaling rules written for Triton keep working. Their names predate
+    // Prometheus' naming rules (counters without _total, microseconds), which promtool reports.
+    bool triton_names = false;
   };
 
   // Registers the families; ALREADY_EXISTS if called twice on one registry.
@@ -76,6 +113,26 @@ class InferenceMetrics {
   Family<Gauge>* model_ready_ = nullptr;
   Family<Gauge>* model_load_duration_ = nullptr;
   Family<Gauge>* build_info_ = nullptr;
+
+  // Triton's families; all nullptr unless Options::triton_names.
+  struct TritonFamilies {
+    Family<Counter>* request_success = nullptr;
+    Family<Counter>* request_failure = nullptr;
+    Family<Counter>* inference_count = nullptr;
+    Family<Counter>* exec_count = nullptr;
+    Family<Counter>* request_duration_us = nullptr;
+    Family<Counter>* queue_duration_us = nullptr;
+    Family<Counter>* compute_input_duration_us = nullptr;
+    Family<Counter>* compute_infer_duration_us = nullptr;
+    Family<Counter>* compute_output_duration_us = nullptr;
+    Family<Gauge>* pending_request_count = nullptr;
+  };
+  TritonFamilies triton_;
+  absl::Mutex triton_mu_;
+  // The handles ForModelVersion hands out, one per model version ("model\nversion"); stable
+  // addresses, kept until RemoveModelVersion.
+  std::map<std::string, std::unique_ptr<ModelVersionMetrics::Triton>> triton_handles_
+      ABSL_GUARDED_BY(triton_mu_);
 };
 
 }  // namespace gridserve::metrics

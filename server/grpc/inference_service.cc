@@ -235,6 +235,9 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
           options_.metrics->ForModelVersion((*model)->name(), std::to_string((*model)->version()));
       m.requests_failure->Increment();
       m.request_duration->Observe((options_.clock->NowNanos() - received_ns) * 1e-9);
+      if (m.triton != nullptr) {
+        metrics::FailureCounter(*m.triton, metrics::FailureReason::kOther)->Increment();
+      }
     }
     return fail(status);
   };

@@ -98,6 +98,66 @@ TEST(MetricsIntegrationTest, CountersAreExactAfterKnownTraffic) {
   EXPECT_EQ(rc, 0) << testing::ReadFile(path + ".out");
 }
 
+TEST(MetricsIntegrationTest, TritonNamesCountTheSameTraffic) {
+  auto options = testing::LoopbackOptions(GRIDSERVE_TEST_MODELS_DIR);
+  options.metrics_triton_names = true;
+  auto server = server::Server::Create(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = testing::MakeStub((*server)->grpc_port());
+
+  constexpr int kSuccess = 5, kFailure = 2, kRows = 3;
+  for (int i = 0; i < kSuccess; ++i) {
+    inference::ModelInferResponse resp;
+    ASSERT_TRUE(stub->ModelInfer(testing::Context().get(), AddSub(kRows, true), &resp).ok());
+  }
+  for (int i = 0; i < kFailure; ++i) {
+    inference::ModelInferResponse resp;
+    ASSERT_EQ(stub->ModelInfer(testing::Context().get(), AddSub(kRows, false), &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+
+  std::string body = Scrape((*server)->metrics_port());
+  ASSERT_FALSE(body.empty());
+  const std::string labels = "{model=\"add_sub\",version=\"1\"}";
+  EXPECT_EQ(Sample(body, "nv_inference_request_success" + labels), kSuccess);
+  // Bad input is caught before the scheduler: Triton's reason "OTHER".
+  EXPECT_EQ(Sample(body,
+                   "nv_inference_request_failure{model=\"add_sub\",reason=\"OTHER\","
+                   "version=\"1\"}"),
+            kFailure);
+  EXPECT_EQ(Sample(body,
+                   "nv_inference_request_failure{model=\"add_sub\",reason=\"BACKEND\","
+                   "version=\"1\"}"),
+            0);
+  EXPECT_EQ(Sample(body, "nv_inference_count" + labels), kSuccess * kRows);
+  EXPECT_EQ(Sample(body, "nv_inference_exec_count" + labels), kSuccess);
+  EXPECT_EQ(Sample(body, "nv_inference_pending_request_count" + labels), 0);
+  EXPECT_GT(Sample(body, "nv_inference_request_duration_us" + labels), 0);
+  EXPECT_GE(Sample(body, "nv_inference_request_duration_us" + labels),
+            Sample(body, "nv_inference_queue_duration_us" + labels));
+  EXPECT_GE(Sample(body, "nv_inference_compute_infer_duration_us" + labels), 0);
+  EXPECT_GT(Sample(body, "nv_cpu_memory_total_bytes"), 0);
+  EXPECT_GE(Sample(body, "nv_cpu_utilization"), 0);
+  // The gridserve_* families count the same requests.
+  EXPECT_EQ(Sample(body,
+                   "gridserve_inference_requests_total{model=\"add_sub\",outcome=\"success\","
+                   "version=\"1\"}"),
+            kSuccess);
+
+  // promtool lints Triton's names (counters without _total); gridserve's own names stay clean.
+  if (system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "promtool not installed";
+  std::string path = ::testing::TempDir() + "/gridserve_metrics_triton.txt";
+  FILE* f = std::fopen(path.c_str(), "w");
+  std::fwrite(body.data(), 1, body.size(), f);
+  std::fclose(f);
+  std::string cmd = "promtool check metrics < " + path + " > " + path + ".out 2>&1";
+  system(cmd.c_str());
+  std::string report = testing::ReadFile(path + ".out");
+  EXPECT_THAT(report, ::testing::HasSubstr("nv_inference_request_success"));
+  EXPECT_THAT(report, ::testing::Not(::testing::HasSubstr("gridserve_"))) << report;
+  EXPECT_THAT(report, ::testing::Not(::testing::HasSubstr("process_"))) << report;
+}
+
 TEST(MetricsIntegrationTest, AllowMetricsFalseServesNoEndpoint) {
   auto options = testing::LoopbackOptions(GRIDSERVE_TEST_MODELS_DIR);
   options.allow_metrics = false;

@@ -85,5 +85,56 @@ TEST(InferenceMetricsTest, RemoveModelVersionDropsOnlyThatVersion) {
   EXPECT_THAT(text, HasSubstr("gridserve_model_ready{model=\"m\",version=\"2\"} 0\n"));
 }
 
+TEST(InferenceMetricsTest, TritonNamesOnlyWhenAsked) {
+  Registry plain_registry;
+  auto plain = InferenceMetrics::Create(&plain_registry);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ((*plain)->ForModelVersion("m", "1").triton, nullptr);
+  EXPECT_THAT(plain_registry.RenderText(), Not(HasSubstr("nv_inference")));
+
+  Registry registry;
+  InferenceMetrics::Options options;
+  options.triton_names = true;
+  auto metrics = InferenceMetrics::Create(&registry, options);
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  ModelVersionMetrics m = (*metrics)->ForModelVersion("m", "1");
+  ASSERT_NE(m.triton, nullptr);
+  EXPECT_EQ((*metrics)->ForModelVersion("m", "1").triton, m.triton);  // one handle per version
+  EXPECT_NE((*metrics)->ForModelVersion("m", "2").triton, m.triton);
+
+  m.triton->request_success->IncrementBy(3);
+  m.triton->inference_count->IncrementBy(12);
+  m.triton->queue_duration_us->IncrementBy(250);
+  FailureCounter(*m.triton, FailureReason::kRejected)->Increment();
+  FailureCounter(*m.triton, FailureReason::kOther)->IncrementBy(2);
+  EXPECT_NE(FailureCounter(*m.triton, FailureReason::kBackend),
+            FailureCounter(*m.triton, FailureReason::kCanceled));
+  const std::string text = registry.RenderText();
+  for (const char* line : {
+           "# TYPE nv_inference_request_success counter\n",
+           "nv_inference_request_success{model=\"m\",version=\"1\"} 3\n",
+           "nv_inference_count{model=\"m\",version=\"1\"} 12\n",
+           "nv_inference_exec_count{model=\"m\",version=\"1\"} 0\n",
+           "nv_inference_queue_duration_us{model=\"m\",version=\"1\"} 250\n",
+           "nv_inference_request_failure{model=\"m\",reason=\"REJECTED\",version=\"1\"} 1\n",
+           "nv_inference_request_failure{model=\"m\",reason=\"OTHER\",version=\"1\"} 2\n",
+           "nv_inference_request_failure{model=\"m\",reason=\"BACKEND\",version=\"1\"} 0\n",
+           "nv_inference_request_duration_us{model=\"m\",version=\"1\"} 0\n",
+           "nv_inference_compute_input_duration_us{model=\"m\",version=\"1\"} 0\n",
+           "nv_inference_compute_infer_duration_us{model=\"m\",version=\"1\"} 0\n",
+           "nv_inference_compute_output_duration_us{model=\"m\",version=\"1\"} 0\n",
+           "# TYPE nv_inference_pending_request_count gauge\n",
+       }) {
+    EXPECT_THAT(text, HasSubstr(line));
+  }
+  // The gridserve_* families are still there.
+  EXPECT_THAT(text, HasSubstr("# TYPE gridserve_inference_requests_total counter\n"));
+
+  (*metrics)->RemoveModelVersion("m", "1");
+  const std::string after = registry.RenderText();
+  EXPECT_THAT(after, Not(HasSubstr("version=\"1\"")));
+  EXPECT_THAT(after, HasSubstr("nv_inference_request_success{model=\"m\",version=\"2\"} 0\n"));
+}
+
 }  // namespace
 }  // namespace gridserve::metrics

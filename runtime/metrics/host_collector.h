@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "runtime/metrics/metrics.h"
+
+namespace gridserve::metrics {
+
+// Triton's host CPU metrics, read from procfs at scrape time (Linux only), for dashboards written
+// against Triton (--metrics-triton-names with --allow-cpu-metrics):
+//   nv_cpu_utilization         busy fraction of all cores [0, 1] since the previous scrape
+//                              (since boot at the first one), from /proc/stat's "cpu" line
+//   nv_cpu_memory_total_bytes  MemTotal of /proc/meminfo
+//   nv_cpu_memory_used_bytes   MemTotal - MemAvailable
+// A value whose file cannot be read or parsed is left out of that scrape. Thread-safe.
+class HostCollector final : public Collector {
+ public:
+  struct Options {
+    std::string proc_stat_path = "/proc/stat";
+    std::string proc_meminfo_path = "/proc/meminfo";
+  };
+
+  HostCollector() : HostCollector(Options()) {}
+  explicit HostCollector(Options options) : options_(std::move(options)) {}
+
+  std::vector<std::string> FamilyNames() const override;
+  void Collect(std::vector<FamilySnapshot>* out) const override;
+
+ private:
+  struct CpuTimes {
+    uint64_t busy = 0;
+    uint64_t total = 0;
+  };
+  std::optional<double> Utilization() const;
+
+  const Options options_;
+  mutable absl::Mutex mu_;
+  mutable std::optional<CpuTimes> last_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace gridserve::metrics
