@@ -22,15 +22,20 @@ WINDOW_MS="${WINDOW_MS:-3000}"
 REPS="${REPS:-4}"
 PYTHON=/usr/bin/python3
 
+# Every process of the run waits passively in OpenMP: gridserve sets this for itself (server/main.cc);
+# setting it here gives the in-process benchmark and the Python baselines the same LibTorch.
+export OMP_WAIT_POLICY=PASSIVE
+
 GRIDSERVE="$BUILD_DIR/server/gridserve"
 PERF="$BUILD_DIR/client/perf/gridserve-perf"
 INPROC="$BUILD_DIR/tests/bench/bench_inprocess_torchscript"
 ECHO="$BUILD_DIR/tests/bench/bench_grpc_echo"
+OBSERVER="$BUILD_DIR/tests/bench/bench_metrics_observer"
 
 log() { echo "bench: $*" >&2; }
 
 missing=()
-for bin in "$GRIDSERVE" "$PERF" "$INPROC" "$ECHO"; do
+for bin in "$GRIDSERVE" "$PERF" "$INPROC" "$ECHO" "$OBSERVER"; do
   [ -x "$bin" ] || missing+=("$(basename "$bin")")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -84,10 +89,12 @@ fi
 log "gridserve pid $SERVER_PID at $URL"
 # The gridserve process (timeout is its parent).
 GS_PID="$(pgrep -P "$SERVER_PID" -x gridserve || echo "$SERVER_PID")"
+CPU_PID="$GS_PID"
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$GS_PID/status"; }
 # CPU time gridserve has used so far, in clock ticks (user + system).
-server_ticks() { awk '{print $14 + $15}' "/proc/$GS_PID/stat" 2>/dev/null || echo 0; }
+# perf() charges the CPU of the server in $CPU_PID (the main gridserve unless a step says).
+server_ticks() { awk '{print $14 + $15}' "/proc/$CPU_PID/stat" 2>/dev/null || echo 0; }
 CLK_TCK="$(getconf CLK_TCK)"
 
 # What else the machine is doing: other sessions take an equal share of the cores each (the
@@ -134,9 +141,11 @@ for r in $(seq "$REPS"); do
     perf "batching_off_c${c}_r$r" linear4_plain "$URL" "$c"
     perf "batching_on_c${c}_r$r" linear4_dyn "$URL" "$c"
   done
-  log "batching off/on, default instance group, concurrency 32 (round $r/$REPS)"
-  perf "batching_1i_off_c32_r$r" linear4_plain_1i "$URL" 32
-  perf "batching_1i_on_c32_r$r" linear4_dyn_1i "$URL" 32
+  for c in 32 128; do
+    log "batching off/on, default instance group, concurrency $c (round $r/$REPS)"
+    perf "batching_1i_off_c${c}_r$r" linear4_plain_1i "$URL" "$c"
+    perf "batching_1i_on_c${c}_r$r" linear4_dyn_1i "$URL" "$c"
+  done
 done
 
 log "checking batched outputs against unbatched execution"
@@ -147,8 +156,8 @@ timeout 300 "$PYTHON" "$ROOT/tests/bench/check_batched_outputs.py" --proto-dir "
 # --- 2. Plain Python gRPC servers, same TorchScript file, concurrency 32 ---------------------
 # Two configurations; the faster one is the baseline: A = 1 worker thread with LibTorch's
 # default intra-op threads (all cores), B = 2 worker threads with 1 intra-op thread each.
-start_python() {  # NAME WORKERS TORCH_THREADS
-  timeout 1200 "$PYTHON" "$ROOT/tests/bench/python_grpc_server.py" --proto-dir "$WORK/pyproto" \
+start_python() {  # NAME WORKERS TORCH_THREADS [OPENBLAS_NUM_THREADS]
+  OPENBLAS_NUM_THREADS="${4:-}" timeout 1200 "$PYTHON" "$ROOT/tests/bench/python_grpc_server.py" --proto-dir "$WORK/pyproto" \
     --model "$WORK/repo/linear4.pt" --name linear4_python --workers "$2" --torch-threads "$3" \
     --port-file "$WORK/$1.port" >>"$BENCH_OUT/python_server.log" 2>&1 &
   PY_PID="$PY_PID $!"
@@ -160,10 +169,12 @@ start_python() {  # NAME WORKERS TORCH_THREADS
 log "starting the Python gRPC servers"
 start_python pyA 1 0
 start_python pyB 2 1
+start_python pyC 2 1 1
 for r in $(seq "$REPS"); do
   log "Python servers vs gridserve at concurrency 32 (round $r/$REPS)"
   perf "pythonA_c32_r$r" linear4_python "127.0.0.1:$(cat "$WORK/pyA.port")" 32
   perf "pythonB_c32_r$r" linear4_python "127.0.0.1:$(cat "$WORK/pyB.port")" 32
+  perf "pythonC_c32_r$r" linear4_python "127.0.0.1:$(cat "$WORK/pyC.port")" 32
   perf "gridserve_c32_r$r" linear4_dyn "$URL" 32
   perf "gridserve1i_c32_r$r" linear4_dyn_1i "$URL" 32
 done
@@ -172,19 +183,22 @@ for pid in $PY_PID; do wait "$pid" 2>/dev/null || true; done
 PY_PID=""
 
 # --- 3. Serving efficiency: in-process LibTorch at the batch size the batcher formed ---------
-read -r BEST_C BEST_BATCH <<<"$("$PYTHON" "$ROOT/tests/bench/summarize.py" "$BENCH_OUT" --best)"
-# As the server's instances (2 streams x 1 intra-op thread), alternating with gridserve at its
-# best concurrency; then 1 stream x 2 threads once. The faster in-process figure is the ceiling.
+# The batching configuration and concurrency with the highest throughput in step 1, and the
+# batch size formed there; in-process runs as that configuration's instances do (mirror: 2
+# streams x 1 intra-op thread for linear4_dyn, 1 stream x 2 threads for linear4_dyn_1i),
+# alternating with gridserve; the other threading runs once. The faster figure is the ceiling.
+read -r BEST_MODEL BEST_C BEST_BATCH <<<"$("$PYTHON" "$ROOT/tests/bench/summarize.py" "$BENCH_OUT" --best)"
+if [ "$BEST_MODEL" = linear4_dyn ]; then MIRROR=(2 1) OTHER=(1 2); else MIRROR=(1 2) OTHER=(2 1); fi
 for r in $(seq "$REPS"); do
-  log "gridserve at concurrency $BEST_C vs in-process LibTorch at batch $BEST_BATCH ($r/$REPS)"
-  perf "efficiency_gridserve_r$r" linear4_dyn "$URL" "$BEST_C"
-  timeout 300 "$INPROC" --model="$WORK/repo/linear4.pt" --batch="$BEST_BATCH" --streams=2 \
-    --threads=1 --benchmark_min_time=2 --benchmark_format=json \
-    >"$BENCH_OUT/inprocess_s2t1_r$r.json" 2>>"$BENCH_OUT/perf.log"
+  log "$BEST_MODEL at concurrency $BEST_C vs in-process LibTorch at batch $BEST_BATCH ($r/$REPS)"
+  perf "efficiency_gridserve_r$r" "$BEST_MODEL" "$URL" "$BEST_C"
+  timeout 300 "$INPROC" --model="$WORK/repo/linear4.pt" --batch="$BEST_BATCH" \
+    --streams="${MIRROR[0]}" --threads="${MIRROR[1]}" --benchmark_min_time=2 \
+    --benchmark_format=json >"$BENCH_OUT/inprocess_mirror_r$r.json" 2>>"$BENCH_OUT/perf.log"
 done
-timeout 300 "$INPROC" --model="$WORK/repo/linear4.pt" --batch="$BEST_BATCH" --streams=1 \
-  --threads=2 --benchmark_min_time=2 --benchmark_format=json \
-  >"$BENCH_OUT/inprocess_s1t2_r1.json" 2>>"$BENCH_OUT/perf.log"
+timeout 300 "$INPROC" --model="$WORK/repo/linear4.pt" --batch="$BEST_BATCH" \
+  --streams="${OTHER[0]}" --threads="${OTHER[1]}" --benchmark_min_time=2 --benchmark_format=json \
+  >"$BENCH_OUT/inprocess_other.json" 2>>"$BENCH_OUT/perf.log"
 
 # --- 4. Per-request overhead: add_sub at concurrency 1 vs a bare gRPC echo -------------------
 for r in $(seq "$REPS"); do
@@ -194,7 +208,15 @@ for r in $(seq "$REPS"); do
     >"$BENCH_OUT/grpc_echo_r$r.json" 2>>"$BENCH_OUT/perf.log"
 done
 
-# --- 5. Overload: up to 512 clients, max_queue_size 64 ---------------------------------------
+# --- 5. Concurrency up to 512 without a queue limit: no collapse -----------------------------
+for c in 256 512; do
+  for m in linear4_dyn linear4_dyn_1i; do
+    log "$m at concurrency $c, no queue limit"
+    perf "sweep_${m}_c$c" "$m" "$URL" "$c"
+  done
+done
+
+# --- 6. Overload: up to 512 clients, max_queue_size 64 ---------------------------------------
 RSS_BEFORE="$(rss_kib)"
 for c in 64 128 256 512; do
   log "overload at concurrency $c"
@@ -211,12 +233,51 @@ echo "{\"rss_before_kib\": $RSS_BEFORE, \"rss_after_kib\": $RSS_AFTER," \
   "\"rss_after_again_kib\": $RSS_AFTER2, \"server_alive\": \"$ALIVE\"}" \
   >"$BENCH_OUT/overload_rss.json"
 
+# --- 7. Cost of the metrics path --------------------------------------------------------------
+# A second gridserve on the same repository with --allow-metrics=false (no observer, no
+# endpoint), alternating with the first while it is scraped once a second, at the throughput
+# step of the best configuration; then the observer's own cost per request (Google Benchmark).
+log "starting gridserve without metrics"
+timeout 1200 "$GRIDSERVE" --model-repository="$WORK/repo" --allow-metrics=false \
+  --grpc-address=127.0.0.1 --grpc-port=0 --http-address=127.0.0.1 --http-port=0 \
+  --exit-timeout-secs=5 >"$BENCH_OUT/gridserve_nometrics.log" 2>&1 &
+SERVER2_PID=$!
+SERVER_PID="$SERVER_PID $SERVER2_PID"
+for _ in $(seq 300); do
+  grep -q "gridserve ready" "$BENCH_OUT/gridserve_nometrics.log" && break
+  sleep 0.2
+done
+URL2="$(grep -o 'gRPC listening on 127.0.0.1:[0-9]*' "$BENCH_OUT/gridserve_nometrics.log" |
+  head -1 | sed 's/gRPC listening on //')"
+GS2_PID="$(pgrep -P "$SERVER2_PID" -x gridserve || echo "$SERVER2_PID")"
+METRICS_URL="http://$(grep -o 'metrics on http://127.0.0.1:[0-9]*' "$BENCH_OUT/gridserve.log" |
+  head -1 | sed 's|metrics on http://||')/metrics"
+timeout 60 "$PERF" -m "$BEST_MODEL" -u "$URL2" --concurrency-range "$BEST_C" \
+  --measurement-interval 1000 --warmup-ms 0 >/dev/null 2>>"$BENCH_OUT/perf.log"
+for r in $(seq "$REPS"); do
+  log "metrics on/off at concurrency $BEST_C (round $r/$REPS)"
+  "$PYTHON" -c 'import sys, time, urllib.request
+for _ in range(10):
+    urllib.request.urlopen(sys.argv[1], timeout=5).read(); time.sleep(1)' "$METRICS_URL" &
+  SCRAPER=$!
+  CPU_PID="$GS_PID" perf "metrics_on_r$r" "$BEST_MODEL" "$URL" "$BEST_C"
+  kill "$SCRAPER" 2>/dev/null || true
+  wait "$SCRAPER" 2>/dev/null || true
+  CPU_PID="$GS2_PID" perf "metrics_off_r$r" "$BEST_MODEL" "$URL2" "$BEST_C"
+done
+"$PYTHON" -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+  "$METRICS_URL" >"$BENCH_OUT/metrics_scrape.txt" || true
+timeout 300 "$OBSERVER" --benchmark_min_time=1 --benchmark_format=json \
+  >"$BENCH_OUT/metrics_observer.json" 2>>"$BENCH_OUT/perf.log"
+
 context end
 log "stopping gridserve"
-kill -TERM "$SERVER_PID"
-for _ in $(seq 75); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
-kill -KILL "$SERVER_PID" 2>/dev/null || true
-wait "$SERVER_PID" 2>/dev/null || true
+for pid in $SERVER_PID; do
+  kill -TERM "$pid"
+  for _ in $(seq 75); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+done
 SERVER_PID=""
 
 "$PYTHON" "$ROOT/tests/bench/summarize.py" "$BENCH_OUT" | tee "$BENCH_OUT/results.md"

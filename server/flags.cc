@@ -95,6 +95,10 @@ const std::map<std::string, Flag>& Flags() {
       {"grpc-max-message-size",
        {"Largest gRPC message received or sent, in bytes (default 67108864)", false,
         Int<int64_t>(&ServerOptions::grpc_max_message_size, 1024, INT32_MAX)}},
+      {"grpc-thread-nice",
+       {"Nice increment of gRPC threads, so model instances keep the CPU under overload "
+        "(default 5; 0 = off)",
+        false, Int(&ServerOptions::grpc_thread_nice, 0, 19)}},
       {"cpu-cores",
        {"Cores shared by a model's instances for intra-op threads (default: all)", false,
         Int(&ServerOptions::cpu_cores, 0, 4096)}},

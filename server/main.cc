@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -22,9 +23,27 @@ void OnSignal(int sig) {
   [[maybe_unused]] ssize_t n = write(g_signal_pipe[1], &byte, 1);
 }
 
+// LibTorch's OpenMP threads busy-wait after every parallel region by default, on cores that
+// OpenBLAS's own threads, other instances and gRPC need: a 43-row GEMM of 4 x Linear(1024, 1024)
+// measured 4.7x slower with 2 intra-op threads than with 1 (docs/benchmarks.md). libgomp reads
+// OMP_WAIT_POLICY once, when it is loaded, before main() runs, so the only way to change it is
+// to set it and exec ourselves again (same pid, same arguments). An explicit value is kept.
+void SetPassiveOpenMpWait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  // The binary's own path, not /proc/self/exe, so the process keeps its name (ps, pgrep).
+  char path[4096];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (n <= 0) return;
+  path[n] = '\0';
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv(path, argv);
+  // exec failed (no /proc?): carry on with the default policy.
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  SetPassiveOpenMpWait(argv);
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<gridserve::server::ServerOptions> options = gridserve::server::ParseFlags(args);
   if (!options.ok()) {
@@ -41,6 +60,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "gridserve: %s\n", std::string(logging.message()).c_str());
     return 2;
   }
+  spdlog::info("OMP_WAIT_POLICY={}",
+               std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "(unset: active)");
 
   // SIGINT/SIGTERM only write the signal number to a pipe (async-signal-safe); a dedicated thread
   // reads it and runs the graceful shutdown outside the handler. A handler, not sigwait: libraries

@@ -63,12 +63,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   manager_options.repository_paths = options.model_repositories;
   manager_options.backend_factory = backend::MakeTorchScriptBackendFactory();
   manager_options.cpu_cores = options.cpu_cores;
-  metrics::InferenceMetrics* inference = server->inference_metrics_.get();
-  manager_options.observer_factory = [inference](const inference::ModelConfig& config,
-                                                 int64_t version) {
-    return scheduler::ObserverList{std::make_shared<MetricsObserver>(
-        inference->ForModelVersion(config.name(), std::to_string(version)))};
-  };
+  if (options.allow_metrics) {
+    metrics::InferenceMetrics* inference = server->inference_metrics_.get();
+    manager_options.observer_factory = [inference](const inference::ModelConfig& config,
+                                                   int64_t version) {
+      return scheduler::ObserverList{std::make_shared<MetricsObserver>(
+          inference->ForModelVersion(config.name(), std::to_string(version)))};
+    };
+  }
   absl::StatusOr<std::unique_ptr<repository::ModelManager>> models =
       repository::ModelManager::Create(std::move(manager_options));
   if (!models.ok()) return models.status();
@@ -76,7 +78,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
 
   InferenceService::Options service_options;
   service_options.strict_readiness = options.strict_readiness;
-  service_options.metrics = server->inference_metrics_.get();
+  // --allow-metrics=false turns the whole metrics path off, not just the endpoint.
+  service_options.metrics = options.allow_metrics ? server->inference_metrics_.get() : nullptr;
+  service_options.grpc_thread_nice = options.grpc_thread_nice;
   server->service_ = std::make_unique<InferenceService>(server->models_.get(), service_options);
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -1,5 +1,7 @@
 #include "runtime/scheduler/direct_scheduler.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -63,6 +65,8 @@ void DirectScheduler::Shutdown() {
 }
 
 void DirectScheduler::InstanceLoop(size_t index) {
+  // Visible in top -H and /proc/<pid>/task/*/comm; also how tests find instance threads.
+  pthread_setname_np(pthread_self(), "gs-instance");
   for (;;) {
     std::unique_ptr<core::InferenceRequest> request;
     {

@@ -1,5 +1,7 @@
 #include "runtime/scheduler/dynamic_batch_scheduler.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <limits>
 #include <utility>
@@ -216,6 +218,8 @@ void DynamicBatchScheduler::Shutdown() {
 }
 
 void DynamicBatchScheduler::InstanceLoop(size_t index) {
+  // Visible in top -H and /proc/<pid>/task/*/comm; also how tests find instance threads.
+  pthread_setname_np(pthread_self(), "gs-instance");
   struct WaitArg {
     DynamicBatchScheduler* self;
     size_t index;

@@ -1,5 +1,11 @@
 #include "server/grpc/inference_service.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <string>
 #include <utility>
@@ -16,6 +22,20 @@
 
 namespace gridserve::server {
 namespace {
+
+// Adds `increment` to the calling thread's nice value, once per thread. On Linux a thread id
+// passed to setpriority(PRIO_PROCESS) names that thread alone. Raising nice needs no privilege;
+// a failure only leaves the priority as it was.
+void LowerThreadPriorityOnce(int increment) {
+  thread_local bool done = false;
+  if (done || increment <= 0) return;
+  done = true;
+  const id_t tid = static_cast<id_t>(syscall(SYS_gettid));
+  errno = 0;
+  const int current = getpriority(PRIO_PROCESS, tid);
+  if (current == -1 && errno != 0) return;
+  setpriority(PRIO_PROCESS, tid, std::min(19, current + increment));
+}
 
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -213,6 +233,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
                                                        inference::ModelInferResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const int64_t received_ns = options_.clock->NowNanos();
+  LowerThreadPriorityOnce(options_.grpc_thread_nice);
   auto fail = [&](const absl::Status& status) {
     Log()->debug("infer failed: model='{}' id='{}' code={} {}", request->model_name(),
                  request->id(), absl::StatusCodeToString(status.code()),

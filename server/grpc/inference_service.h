@@ -22,6 +22,12 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
     // Counts requests refused before they reach a model's scheduler (bad input for a known
     // model). May be null.
     metrics::InferenceMetrics* metrics = nullptr;
+    // Nice increment for gRPC's threads (--grpc-thread-nice), applied by each thread the first
+    // time it runs ModelInfer: request intake and refusals then yield the CPU to model instance
+    // threads when the cores are saturated, so admitted work keeps its speed under overload.
+    // 0 leaves priorities alone. Instance threads must not be created on these threads (they
+    // would inherit the increment): models load on the main thread.
+    int grpc_thread_nice = 0;
   };
 
   // `models` must outlive the service.

@@ -82,17 +82,22 @@ def median_step(name):
 
 
 def best_dyn():
-    best_c, best = None, None
-    for c in (1, 8, 32, 128):
-        s = median_step(f"batching_on_c{c}")
-        if s and (best is None or s["throughput_infer_per_s"] > best["throughput_infer_per_s"]):
-            best_c, best = c, s
-    return best_c, best
+    """(model, concurrency, median step) of the batching step with the highest throughput."""
+    best = (None, None, None)
+    candidates = [("linear4_dyn", c, f"batching_on_c{c}") for c in (1, 8, 32, 128)]
+    candidates += [("linear4_dyn_1i", c, f"batching_1i_on_c{c}") for c in (32, 128)]
+    for model, c, name in candidates:
+        s = median_step(name)
+        if s and (best[2] is None or
+                  s["throughput_infer_per_s"] > best[2]["throughput_infer_per_s"]):
+            best = (model, c, s)
+    return best
 
 
 if len(sys.argv) > 2 and sys.argv[2] == "--best":
-    best_c, best = best_dyn()
-    print(best_c or 32, max(1, round(best["server_avg_batch"] or 1)) if best else 1)
+    model, c, best = best_dyn()
+    print(model or "linear4_dyn", c or 32,
+          max(1, round(best["server_avg_batch"] or 1)) if best else 1)
     sys.exit(0)
 
 
@@ -134,7 +139,7 @@ p("| concurrency | off: infer/s (rounds) | off: p99 ms | on: infer/s (rounds) | 
   "on: avg batch | on / off | failed (off/on) | server CPU, cores (off/on) |")
 p("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for label, prefix, c in ([(str(c), "batching", c) for c in (1, 8, 32, 128)] +
-                         [("32 (1i)", "batching_1i", 32)]):
+                         [(f"{c} (1i)", "batching_1i", c) for c in (32, 128)]):
     off, on = median_step(f"{prefix}_off_c{c}"), median_step(f"{prefix}_on_c{c}")
     if not off or not on:
         p(f"| {label} | missing | | | | | | |")
@@ -164,16 +169,19 @@ p("\n### 2. gridserve (batching) vs a plain Python gRPC server, concurrency 32\n
 p("| server | infer/s (rounds) | p50 ms | p99 ms |")
 p("|---|---:|---:|---:|")
 pa, pb = median_step("pythonA_c32"), median_step("pythonB_c32")
+pc = median_step("pythonC_c32")
 ga, gb = median_step("gridserve_c32"), median_step("gridserve1i_c32")
 for label, s in (("Python A: 1 worker thread, LibTorch default intra-op threads", pa),
                  ("Python B: 2 worker threads, 1 intra-op thread each", pb),
+                 ("Python C: as B, with OPENBLAS_NUM_THREADS=1", pc),
                  ("gridserve linear4_dyn (2 instances x 1 thread)", ga),
                  ("gridserve linear4_dyn_1i (1 instance x 2 threads)", gb)):
     if s:
         p(f"| {label} | {s['throughput_infer_per_s']:.0f} ({spread(s)}) | {ms(s['p50_us'])} | "
           f"{ms(s['p99_us'])} |")
 if pa and pb and ga and gb:
-    base = [max(a, b) for a, b in zip(pa["throughput_all"], pb["throughput_all"])]
+    base = [max(a, b, c) for a, b, c in zip(pa["throughput_all"], pb["throughput_all"],
+                                            pc["throughput_all"] if pc else pa["throughput_all"])]
     best = [max(a, b) for a, b in zip(ga["throughput_all"], gb["throughput_all"])]
     r = paired_ratio(best, base)
     p(f"\nThe faster gridserve configuration / the faster Python configuration, per round, "
@@ -183,34 +191,45 @@ if pa and pb and ga and gb:
 
 p("\n### 3. Serving efficiency vs in-process LibTorch\n")
 eff_gs = median_step("efficiency_gridserve")
-s2t1, s1t2 = [], []
-for path in sorted(glob.glob(os.path.join(OUT, "inprocess_s*_r*.json"))):
+best_model, best_c, _ = best_dyn()
+mirror = []
+for path in sorted(glob.glob(os.path.join(OUT, "inprocess_mirror_r*.json"))):
     with open(path) as f:
         doc = json.load(f)
     if doc.get("benchmarks"):
-        (s2t1 if "_s2t1_" in path else s1t2).append(doc["benchmarks"][0])
-if eff_gs and s2t1:
-    batch = int(s2t1[0]["batch"])
+        mirror.append(doc["benchmarks"][0])
+other_doc = load("inprocess_other")
+other = other_doc["benchmarks"][0] if other_doc and other_doc.get("benchmarks") else None
+
+
+def threading(b):
+    return f"{int(b['streams'])} stream(s) x {int(b['threads'])} intra-op thread(s)"
+
+
+if eff_gs and mirror:
+    batch = int(mirror[0]["batch"])
     p("| side | batch | throughput, items/s (rounds) |")
     p("|---|---:|---:|")
-    p(f"| gridserve linear4_dyn at concurrency {eff_gs['concurrency']:.0f} | "
+    p(f"| gridserve {best_model} at concurrency {eff_gs['concurrency']:.0f} | "
       f"{eff_gs['server_avg_batch'] or 0:.1f} (formed) | {eff_gs['throughput_infer_per_s']:.0f} "
       f"({spread(eff_gs)}) |")
-    rounds_s2t1 = "/".join(f"{b['items_per_second']:.0f}" for b in s2t1)
-    p(f"| in-process, 2 streams x 1 intra-op thread (as the 2 instances) | {batch} | "
-      f"{statistics.median(b['items_per_second'] for b in s2t1):.0f} ({rounds_s2t1}) |")
-    if s1t2:
-        p(f"| in-process, 1 stream x 2 intra-op threads | {batch} | "
-          f"{s1t2[0]['items_per_second']:.0f} |")
-    other = s1t2[0]["items_per_second"] if s1t2 else 0
-    ceilings = [max(b["items_per_second"], other) for b in s2t1]
+    rounds_mirror = "/".join(f"{b['items_per_second']:.0f}" for b in mirror)
+    p(f"| in-process, {threading(mirror[0])} (as the server's instances) | {batch} | "
+      f"{statistics.median(b['items_per_second'] for b in mirror):.0f} ({rounds_mirror}) |")
+    if other:
+        p(f"| in-process, {threading(other)} | {batch} | {other['items_per_second']:.0f} |")
+    ceilings = [max(b["items_per_second"], other["items_per_second"] if other else 0)
+                for b in mirror]
     eff = paired_ratio(eff_gs["throughput_all"], ceilings)
+    eff_mirror = paired_ratio(eff_gs["throughput_all"], [b["items_per_second"] for b in mirror])
+    gs_cores = server_cores("efficiency_gridserve")
     p(f"\nEfficiency = gridserve / the faster in-process figure, per round, median: "
-      f"**{eff * 100:.0f}%**. Server compute_infer per batch at this step: "
+      f"**{eff * 100:.0f}%** ({eff_mirror * 100:.0f}% of the in-process run threaded as the "
+      f"server's instances). Server compute_infer per batch at this step: "
       f"{ms(eff_gs['server_compute_infer_us'] or 0)} ms; queue "
-      f"{ms(eff_gs['server_queue_us'] or 0)} "
-      f"ms per request. The in-process side has both cores to itself; gridserve shares them with "
-      f"its load generator.")
+      f"{ms(eff_gs['server_queue_us'] or 0)} ms per request; gridserve used {cores(gs_cores)} "
+      f"of the 2 cores, its load generator most of the rest. The in-process side has both cores "
+      f"to itself and no network stack.")
     targets.append(("Serving efficiency at the best concurrency >= 70% of in-process LibTorch",
                     f"{eff * 100:.0f}%", eff >= 0.70))
 
@@ -241,7 +260,29 @@ if add and echo_bytes:
       f"compute input/infer/output {add['server_compute_input_us'] or 0:.0f}/"
       f"{add['server_compute_infer_us'] or 0:.0f}/{add['server_compute_output_us'] or 0:.0f} us.")
 
-p("\n### 5. Overload: linear4 with max_queue_size 64, concurrency up to 512\n")
+p("\n### 5. Concurrency up to 512, no queue limit\n")
+p("| model | concurrency | infer/s | p50 ms | p99 ms | failed | avg batch | server CPU, cores |")
+p("|---|---:|---:|---:|---:|---:|---:|---:|")
+sweep_ok = True
+for model, prefix in (("linear4_dyn", "batching_on"), ("linear4_dyn_1i", "batching_1i_on")):
+    base = median_step(f"{prefix}_c128")
+    rows_s = [("128 (step 1, median)", base, f"{prefix}_c128")]
+    rows_s += [(str(c), step(f"sweep_{model}_c{c}"), f"sweep_{model}_c{c}") for c in (256, 512)]
+    for label, s_, name in rows_s:
+        if not s_:
+            continue
+        p(f"| {model} | {label} | {s_['throughput_infer_per_s']:.0f} | {ms(s_['p50_us'])} | "
+          f"{ms(s_['p99_us'])} | {failed(s_)} | {s_['server_avg_batch'] or 0:.1f} | "
+          f"{cores(server_cores(name))} |")
+    top = step(f"sweep_{model}_c512")
+    if base and top:
+        sweep_ok = sweep_ok and failed(top) == 0 and (
+            top["throughput_infer_per_s"] >= 0.8 * base["throughput_infer_per_s"])
+if step("sweep_linear4_dyn_c512"):
+    targets.append(("No collapse to c=512 without a queue limit: zero failures, throughput at "
+                    "c=512 >= 80% of c=128", "see section 5", sweep_ok))
+
+p("\n### 6. Overload: linear4 with max_queue_size 64, concurrency up to 512\n")
 p("| concurrency | admitted infer/s | p50 ms | p99 ms (admitted) | refused (RESOURCE_EXHAUSTED) "
   "| other errors | avg batch | server queue ms / request | server compute_infer ms / batch "
   "| server CPU, cores |")
@@ -286,7 +327,45 @@ if rss:
                         f"{cores(server_cores('overload_c512'))} vs "
                         f"{cores(server_cores('overload_c128'))} cores", ok))
 
-p("\n### Targets (issue 3)\n")
+p("\n### 7. Cost of the metrics path\n")
+mon, moff = median_step("metrics_on"), median_step("metrics_off")
+obs = load("metrics_observer")
+if mon and moff:
+    r = paired_ratio(mon["throughput_all"], moff["throughput_all"])
+    p(f"{best_model} at concurrency {best_c}, one gridserve with metrics (scraped every second "
+      f"during its steps) and one with `--allow-metrics=false`, alternating:\n")
+    p("| server | infer/s (rounds) | p99 ms | server CPU, cores |")
+    p("|---|---:|---:|---:|")
+    p(f"| metrics on | {mon['throughput_infer_per_s']:.0f} ({spread(mon)}) | {ms(mon['p99_us'])} "
+      f"| {cores(server_cores('metrics_on'))} |")
+    p(f"| `--allow-metrics=false` | {moff['throughput_infer_per_s']:.0f} ({spread(moff)}) | "
+      f"{ms(moff['p99_us'])} | {cores(server_cores('metrics_off'))} |")
+    p(f"\nOn / off, per round, median: **{r:.3f}** (spread of the rounds: "
+      f"{'/'.join(f'{a / b:.3f}' for a, b in zip(mon['throughput_all'], moff['throughput_all']))})"
+      f".")
+    if obs:
+        per = {b["name"]: b for b in obs.get("benchmarks", [])}
+        one = per.get("BM_MetricsPerRequest/triton_names:0/real_time/threads:1")
+        two = per.get("BM_MetricsPerRequest/triton_names:0/real_time/threads:2")
+        tri = per.get("BM_MetricsPerRequest/triton_names:1/real_time/threads:2")
+        on_cores = server_cores("metrics_on")
+        if one and two and on_cores:
+            cpu_ns_per_request = on_cores * 1e9 / mon["throughput_infer_per_s"]
+            # CPU ns per request with two threads contending: 2 threads' CPU seconds over the
+            # requests both did (Google Benchmark sums CPU time over threads).
+            worst = 2e9 / two["items_per_second"]
+            p(f"\nThe observer alone (`bench_metrics_observer`): {1e9 / one['items_per_second']:.0f} ns of CPU "
+              f"per request from one thread, {worst:.0f} ns with two threads updating the same "
+              f"model version at full speed"
+              + (f" ({2e9 / tri['items_per_second']:.0f} ns with Triton's names too)" if tri else "")
+              + f"; gridserve spent {cpu_ns_per_request / 1000:.0f} us of CPU per request in this "
+              f"step, so the metrics path is {100 * worst / cpu_ns_per_request:.2f}% of it.")
+            targets.append(("Metrics path costs < 2% of throughput",
+                            f"on/off {r:.3f} (noise of the 2-core box); observer "
+                            f"{100 * worst / cpu_ns_per_request:.2f}% of server CPU per request",
+                            worst / cpu_ns_per_request < 0.02 and r >= 0.95))
+
+p("\n### Targets (issues 3 and 4)\n")
 p("| target | measured | |")
 p("|---|---|---|")
 for name, measured, ok in targets:

@@ -43,6 +43,7 @@ class ServerBinaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     port_ = testing::FreeLoopbackPort();
+    unsetenv("OMP_WAIT_POLICY");  // the server picks its own
     server_ = std::make_unique<testing::Subprocess>(
         std::vector<std::string>{kServer, "--model-repository=" + kModels, "--grpc-address",
                                  "127.0.0.1", "--grpc-port=" + std::to_string(port_),
@@ -86,8 +87,26 @@ TEST_F(ServerBinaryTest, ServesAndExitsCleanlyOnSigterm) {
   std::memcpy(sum.data(), resp.raw_output_contents(0).data(), 16);
   EXPECT_THAT(sum, ::testing::ElementsAre(2, 4, 6, 8));
 
+  // main() re-executed itself with passive OpenMP waiting and kept its name.
+  EXPECT_THAT(server_->Output(), HasSubstr("OMP_WAIT_POLICY=PASSIVE"));
+  EXPECT_EQ(testing::ReadFile("/proc/" + std::to_string(server_->pid()) + "/comm"), "gridserve\n");
+
   server_->Signal(SIGTERM);
   EXPECT_EQ(server_->Wait(std::chrono::seconds(60)), 0) << server_->Output();
+}
+
+TEST(ServerBinaryEnvTest, ExplicitOmpWaitPolicyIsKept) {
+  setenv("OMP_WAIT_POLICY", "ACTIVE", 1);
+  const int port = testing::FreeLoopbackPort();
+  testing::Subprocess server(
+      {kServer, "--model-repository=" + kModels, "--grpc-address=127.0.0.1",
+       "--grpc-port=" + std::to_string(port), "--allow-metrics=false", "--strict-readiness=false"},
+      LogPath("omp_env"));
+  unsetenv("OMP_WAIT_POLICY");
+  ASSERT_TRUE(WaitReady(port, std::chrono::seconds(90))) << server.Output();
+  EXPECT_THAT(server.Output(), HasSubstr("OMP_WAIT_POLICY=ACTIVE"));
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(std::chrono::seconds(60)), 0) << server.Output();
 }
 
 TEST_F(ServerBinaryTest, CliHealthModelsMetadataAndInfer) {

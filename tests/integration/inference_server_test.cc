@@ -3,13 +3,20 @@
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/subprocess.h"
 #include "tests/testing/test_server.h"
 
 namespace gridserve {
@@ -491,6 +498,50 @@ TEST(InferenceServerStatisticsTest, CountsMatchTraffic) {
   inference::ModelStatisticsRequest all;
   ASSERT_OK(stub->ModelStatistics(testing::Context().get(), all, &resp));
   EXPECT_GE(resp.model_stats_size(), 7);  // every ready version
+}
+
+// Nice values of this process's threads, by thread name.
+std::multimap<std::string, int> ThreadNiceValues() {
+  std::multimap<std::string, int> nice;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string comm = testing::ReadFile(task.path() / "comm");
+    std::string stat = testing::ReadFile(task.path() / "stat");
+    size_t close = stat.rfind(')');
+    if (comm.empty() || close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));  // field 3 (state) onwards
+    std::string field;
+    for (int i = 3; i <= 19 && fields >> field; ++i) {
+    }
+    nice.emplace(comm.substr(0, comm.find('\n')), std::stoi(field));  // field 19: nice
+  }
+  return nice;
+}
+
+TEST(InferenceServerPriorityTest, GrpcThreadsYieldToInstanceThreads) {
+  auto options = testing::LoopbackOptions(GRIDSERVE_TEST_MODELS_DIR);
+  options.grpc_thread_nice = 7;
+  auto server = server::Server::Create(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = testing::MakeStub((*server)->grpc_port());
+  for (int i = 0; i < 20; ++i) {
+    inference::ModelInferResponse resp;
+    ASSERT_OK(stub->ModelInfer(testing::Context().get(),
+                               AddSubRequest(std::vector<float>(4, 1), std::vector<float>(4, 2)),
+                               &resp));
+  }
+  // Instance threads were made by this (the loading) thread and keep its priority.
+  const int base = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+  std::multimap<std::string, int> nice = ThreadNiceValues();
+  int instances = 0, lowered = 0;
+  for (const auto& [name, value] : nice) {
+    if (name == "gs-instance") {
+      ++instances;
+      EXPECT_EQ(value, base) << "instance threads keep the process's priority";
+    }
+    if (value == std::min(19, base + 7)) ++lowered;
+  }
+  EXPECT_GT(instances, 0);
+  EXPECT_GE(lowered, 1) << "the threads that ran ModelInfer run 7 nice levels lower";
 }
 
 // gRPC health (grpc.health.v1.Health/Check) over a generic stub: the empty request asks for the

@@ -164,6 +164,16 @@ TEST(MetricsIntegrationTest, AllowMetricsFalseServesNoEndpoint) {
   auto server = server::Server::Create(options);
   ASSERT_TRUE(server.ok()) << server.status();
   EXPECT_EQ((*server)->metrics_port(), 0);
+  // The metrics path is off too, but ModelStatistics (the scheduler's own counts) still works.
+  auto stub = testing::MakeStub((*server)->grpc_port());
+  inference::ModelInferResponse resp;
+  ASSERT_TRUE(stub->ModelInfer(testing::Context().get(), AddSub(1, true), &resp).ok());
+  inference::ModelStatisticsRequest stats_req;
+  stats_req.set_name("add_sub");
+  inference::ModelStatisticsResponse stats;
+  ASSERT_TRUE(stub->ModelStatistics(testing::Context().get(), stats_req, &stats).ok());
+  ASSERT_EQ(stats.model_stats_size(), 1);
+  EXPECT_EQ(stats.model_stats(0).inference_stats().success().count(), 1u);
 }
 
 }  // namespace

@@ -66,6 +66,7 @@ class Subprocess {
   }
 
   void Signal(int sig) { kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
 
   // The exit code (128 + signal when killed by one), or nullopt if still running at the deadline.
   std::optional<int> Wait(std::chrono::milliseconds timeout) {

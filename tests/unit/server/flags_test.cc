@@ -31,6 +31,9 @@ TEST(ParseFlagsTest, DefaultsMatchTriton) {
   EXPECT_EQ(options->exit_timeout_secs, 30);
   EXPECT_EQ(options->grpc_max_message_size, int64_t{64} << 20);
   EXPECT_EQ(options->cpu_cores, 0);
+  EXPECT_FALSE(options->metrics_triton_names);
+  EXPECT_TRUE(options->allow_cpu_metrics);
+  EXPECT_EQ(options->grpc_thread_nice, 5);
 }
 
 TEST(ParseFlagsTest, EqualsAndSpaceFormsAreEquivalent) {
@@ -50,9 +53,11 @@ TEST(ParseFlagsTest, EqualsAndSpaceFormsAreEquivalent) {
 }
 
 TEST(ParseFlagsTest, EveryValueFlagIsParsed) {
-  auto options = ParseFlags({"--model-repository=/m", "--http-address=10.0.0.1", "--http-port=8080",
-                             "--metrics-address=127.0.0.2", "--metrics-port=0",
-                             "--grpc-max-message-size=1048576", "--cpu-cores=6", "--grpc-port=0"});
+  auto options =
+      ParseFlags({"--model-repository=/m", "--http-address=10.0.0.1", "--http-port=8080",
+                  "--metrics-address=127.0.0.2", "--metrics-port=0",
+                  "--grpc-max-message-size=1048576", "--cpu-cores=6", "--grpc-port=0",
+                  "--grpc-thread-nice=0", "--metrics-triton-names", "--allow-cpu-metrics=false"});
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_EQ(options->http_address, "10.0.0.1");
   EXPECT_EQ(options->http_port, 8080);
@@ -61,6 +66,9 @@ TEST(ParseFlagsTest, EveryValueFlagIsParsed) {
   EXPECT_EQ(options->grpc_max_message_size, 1048576);
   EXPECT_EQ(options->cpu_cores, 6);
   EXPECT_EQ(options->grpc_port, 0);
+  EXPECT_EQ(options->grpc_thread_nice, 0);
+  EXPECT_TRUE(options->metrics_triton_names);
+  EXPECT_FALSE(options->allow_cpu_metrics);
 }
 
 TEST(ParseFlagsTest, BareBooleansAreTrue) {
@@ -133,6 +141,8 @@ TEST(ParseFlagsTest, BadValuesAreInvalid) {
            {"--grpc-max-message-size=10"},
            {"--grpc-max-message-size=4294967296"},
            {"--cpu-cores=-2"},
+           {"--grpc-thread-nice=20"},
+           {"--grpc-thread-nice=-1"},
            {"--exit-on-error=maybe"},
            {"--strict-readiness=TRUE2"},
            {"--grpc-address="},
@@ -167,10 +177,11 @@ TEST(ParseFlagsTest, HelpIsFailedPreconditionCarryingTheUsage) {
 
 TEST(UsageTest, ListsEveryFlag) {
   const std::string usage = Usage();
-  for (const char* flag : {"--model-repository", "--grpc-address", "--grpc-port", "--http-address",
-                           "--http-port", "--allow-metrics", "--metrics-address", "--metrics-port",
-                           "--log-verbose", "--exit-on-error", "--strict-readiness",
-                           "--exit-timeout-secs", "--grpc-max-message-size", "--cpu-cores"}) {
+  for (const char* flag :
+       {"--model-repository", "--grpc-address", "--grpc-port", "--http-address", "--http-port",
+        "--allow-metrics", "--metrics-address", "--metrics-port", "--log-verbose",
+        "--exit-on-error", "--strict-readiness", "--exit-timeout-secs", "--grpc-max-message-size",
+        "--cpu-cores", "--grpc-thread-nice", "--metrics-triton-names", "--allow-cpu-metrics"}) {
     EXPECT_NE(usage.find(flag), std::string::npos) << flag;
   }
 }
