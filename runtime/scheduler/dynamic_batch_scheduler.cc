@@ -119,6 +119,7 @@ DynamicBatchScheduler::DynamicBatchScheduler(Options options, std::vector<BatchE
   for (size_t i = 0; i < executors_.size(); ++i) {
     threads_.emplace_back([this, i] { InstanceLoop(i); });
   }
+  delivery_thread_ = std::thread([this] { DeliveryLoop(); });
 }
 
 DynamicBatchScheduler::~DynamicBatchScheduler() { Shutdown(); }
@@ -197,7 +198,7 @@ bool DynamicBatchScheduler::IdleLocked() const {
         break;
     }
   }
-  return true;
+  return handed_off_ == 0;
 }
 
 bool DynamicBatchScheduler::WaitUntilIdle(absl::Duration timeout) {
@@ -215,6 +216,12 @@ void DynamicBatchScheduler::Shutdown() {
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }
+  // The instances are gone, so nothing more is handed off: deliver the rest, then stop.
+  {
+    absl::MutexLock lock(&delivery_mu_);
+    delivery_stopping_ = true;
+  }
+  if (delivery_thread_.joinable()) delivery_thread_.join();
 }
 
 void DynamicBatchScheduler::InstanceLoop(size_t index) {
@@ -391,7 +398,36 @@ void DynamicBatchScheduler::Execute(size_t index, std::vector<Entry> batch, int6
     finished.emplace_back(batch[i].sequence,
                           Finished{std::move(batch[i].request), std::move(results[i])});
   }
-  DeliverAll(std::move(finished));
+  HandOff(std::move(finished));
+}
+
+void DynamicBatchScheduler::HandOff(std::vector<std::pair<uint64_t, Finished>> finished) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++handed_off_;
+  }
+  absl::MutexLock lock(&delivery_mu_);
+  to_deliver_.push_back(std::move(finished));
+}
+
+void DynamicBatchScheduler::DeliveryLoop() {
+  pthread_setname_np(pthread_self(), "gs-deliver");
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(delivery_mu_) {
+    return !to_deliver_.empty() || delivery_stopping_;
+  };
+  for (;;) {
+    std::vector<std::pair<uint64_t, Finished>> finished;
+    {
+      absl::MutexLock lock(&delivery_mu_);
+      delivery_mu_.Await(absl::Condition(&ready));
+      if (to_deliver_.empty()) return;  // stopping, and everything is delivered
+      finished = std::move(to_deliver_.front());
+      to_deliver_.pop_front();
+    }
+    DeliverAll(std::move(finished));
+    absl::MutexLock lock(&mu_);
+    --handed_off_;
+  }
 }
 
 void DynamicBatchScheduler::Reject(std::vector<Entry> rejected) {
