@@ -80,7 +80,7 @@ for _ in $(seq 300); do
   sleep 0.2
 done
 URL="$(grep -o 'gRPC listening on 127.0.0.1:[0-9]*' "$BENCH_OUT/gridserve.log" | head -1 |
-  sed 's/gRPC listening on //')"
+  sed 's/gRPC listening on //' || true)"
 if [ -z "$URL" ]; then
   log "gridserve did not report its port"
   cat "$BENCH_OUT/gridserve.log" >&2
@@ -245,13 +245,15 @@ SERVER2_PID=$!
 SERVER_PID="$SERVER_PID $SERVER2_PID"
 for _ in $(seq 300); do
   grep -q "gridserve ready" "$BENCH_OUT/gridserve_nometrics.log" && break
+  kill -0 "$SERVER2_PID" 2>/dev/null || { cat "$BENCH_OUT/gridserve_nometrics.log" >&2; exit 1; }
   sleep 0.2
 done
 URL2="$(grep -o 'gRPC listening on 127.0.0.1:[0-9]*' "$BENCH_OUT/gridserve_nometrics.log" |
-  head -1 | sed 's/gRPC listening on //')"
+  head -1 | sed 's/gRPC listening on //' || true)"
+[ -n "$URL2" ] || { log "the second gridserve did not report its port"; exit 1; }
 GS2_PID="$(pgrep -P "$SERVER2_PID" -x gridserve || echo "$SERVER2_PID")"
 METRICS_URL="http://$(grep -o 'metrics on http://127.0.0.1:[0-9]*' "$BENCH_OUT/gridserve.log" |
-  head -1 | sed 's|metrics on http://||')/metrics"
+  head -1 | sed 's|metrics on http://||' || true)/metrics"
 timeout 60 "$PERF" -m "$BEST_MODEL" -u "$URL2" --concurrency-range "$BEST_C" \
   --measurement-interval 1000 --warmup-ms 0 >/dev/null 2>>"$BENCH_OUT/perf.log"
 for r in $(seq "$REPS"); do
@@ -273,7 +275,7 @@ timeout 300 "$OBSERVER" --benchmark_min_time=1 --benchmark_format=json \
 context end
 log "stopping gridserve"
 for pid in $SERVER_PID; do
-  kill -TERM "$pid"
+  kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 75); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true

@@ -7,6 +7,8 @@ namespace {
 metrics::FailureReason ReasonOf(const scheduler::RequestRecord& record) {
   if (record.code == absl::StatusCode::kCancelled) return metrics::FailureReason::kCanceled;
   if (record.path == scheduler::RequestPath::kExecuted) return metrics::FailureReason::kBackend;
+  // The scheduler refuses a request that does not fit max_batch_size as bad input, not load.
+  if (record.code == absl::StatusCode::kInvalidArgument) return metrics::FailureReason::kOther;
   return metrics::FailureReason::kRejected;
 }
 

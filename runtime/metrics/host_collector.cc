@@ -62,9 +62,13 @@ std::optional<double> HostCollector::Utilization() const {
   }
   absl::MutexLock lock(&mu_);
   CpuTimes since = last_.value_or(CpuTimes{});
+  if (now.total <= since.total || now.busy < since.busy) {
+    return last_utilization_;  // no tick since the last scrape: repeat it rather than report idle
+  }
   last_ = now;
-  if (now.total <= since.total || now.busy < since.busy) return 0.0;
-  return static_cast<double>(now.busy - since.busy) / static_cast<double>(now.total - since.total);
+  last_utilization_ =
+      static_cast<double>(now.busy - since.busy) / static_cast<double>(now.total - since.total);
+  return last_utilization_;
 }
 
 void HostCollector::Collect(std::vector<FamilySnapshot>* out) const {

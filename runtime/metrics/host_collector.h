@@ -14,8 +14,9 @@ namespace gridserve::metrics {
 
 // Triton's host CPU metrics, read from procfs at scrape time (Linux only), for dashboards written
 // against Triton (--metrics-triton-names with --allow-cpu-metrics):
-//   nv_cpu_utilization         busy fraction of all cores [0, 1] since the previous scrape
-//                              (since boot at the first one), from /proc/stat's "cpu" line
+//   nv_cpu_utilization         busy fraction of all cores [0, 1] since the previous scrape by
+//                              anyone (since boot at the first one; the last value again when
+//                              no clock tick passed), from /proc/stat's "cpu" line
 //   nv_cpu_memory_total_bytes  MemTotal of /proc/meminfo
 //   nv_cpu_memory_used_bytes   MemTotal - MemAvailable
 // A value whose file cannot be read or parsed is left out of that scrape. Thread-safe.
@@ -42,6 +43,7 @@ class HostCollector final : public Collector {
   const Options options_;
   mutable absl::Mutex mu_;
   mutable std::optional<CpuTimes> last_ ABSL_GUARDED_BY(mu_);
+  mutable double last_utilization_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace gridserve::metrics

@@ -406,8 +406,18 @@ void DynamicBatchScheduler::HandOff(std::vector<std::pair<uint64_t, Finished>> f
     absl::MutexLock lock(&mu_);
     ++handed_off_;
   }
-  absl::MutexLock lock(&delivery_mu_);
-  to_deliver_.push_back(std::move(finished));
+  {
+    absl::MutexLock lock(&delivery_mu_);
+    // Backpressure: when the delivery thread is a batch per instance behind, this instance
+    // delivers its own batch, so the backlog stays bounded and delivery keeps pace.
+    if (to_deliver_.size() < executors_.size()) {
+      to_deliver_.push_back(std::move(finished));
+      return;
+    }
+  }
+  DeliverAll(std::move(finished));
+  absl::MutexLock lock(&mu_);
+  --handed_off_;
 }
 
 void DynamicBatchScheduler::DeliveryLoop() {

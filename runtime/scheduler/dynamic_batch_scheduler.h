@@ -54,8 +54,10 @@ namespace gridserve::scheduler {
 // back to the queue at once: on_complete (the front end serializing and sending each response)
 // runs there, not on the instance, so the model does not sit idle while a batch's responses go
 // out (measured: 1.7 ms for 64 responses of 4 KiB, a quarter of the cycle of a 4.7 ms batch).
-// Batches are delivered in the order they finished. Shutdown returns after every accepted
-// request's on_complete has run and the request is destroyed.
+// When the delivery thread is already one batch per instance behind, the instance delivers its
+// batch itself (backpressure). Requests that expire in the queue are answered by the instance
+// that finds them. Shutdown returns after every accepted request's on_complete has run and the
+// request is destroyed.
 //
 // Ordering. With preserve_ordering, every accepted request's on_complete runs in acceptance order
 // (errors included): a response that finishes early is held until all earlier ones are delivered.

@@ -28,18 +28,19 @@ class Scheduler {
   virtual ~Scheduler() = default;
 
   // Queues `request`. Ownership passes to the scheduler iff OK is returned; the request's
-  // on_complete then runs exactly once, later, from an instance thread (after the observers
-  // heard of its result). Never blocks. Errors (on_complete is not called; the caller answers):
-  // RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE after Shutdown() began,
-  // INVALID_ARGUMENT for a request the scheduler cannot run (batch_size).
+  // on_complete then runs exactly once, later, from one of the scheduler's threads (an instance
+  // or a delivery thread; after the observers heard of its result). Never blocks. Errors
+  // (on_complete is not called; the caller answers): RESOURCE_EXHAUSTED when the queue is full,
+  // UNAVAILABLE after Shutdown() began, INVALID_ARGUMENT for a request the scheduler cannot run
+  // (batch_size).
   virtual absl::Status Enqueue(std::unique_ptr<core::InferenceRequest> request) = 0;
 
   // Requests accepted whose on_complete has not run yet (queued, executing, or held back for
   // ordered delivery).
   virtual size_t InFlight() const = 0;
 
-  // Stops accepting, lets every accepted request finish, then joins the instance threads.
-  // Idempotent; blocks until done.
+  // Stops accepting, lets every accepted request finish (on_complete run, request destroyed),
+  // then joins the scheduler's threads. Idempotent; blocks until done.
   virtual void Shutdown() = 0;
 };
 

@@ -23,18 +23,23 @@
 namespace gridserve::server {
 namespace {
 
-// Adds `increment` to the calling thread's nice value, once per thread. On Linux a thread id
-// passed to setpriority(PRIO_PROCESS) names that thread alone. Raising nice needs no privilege;
-// a failure only leaves the priority as it was.
-void LowerThreadPriorityOnce(int increment) {
-  thread_local bool done = false;
-  if (done || increment <= 0) return;
-  done = true;
-  const id_t tid = static_cast<id_t>(syscall(SYS_gettid));
+int CurrentThreadNice() {
   errno = 0;
-  const int current = getpriority(PRIO_PROCESS, tid);
-  if (current == -1 && errno != 0) return;
-  setpriority(PRIO_PROCESS, tid, std::min(19, current + increment));
+  const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+  return nice == -1 && errno != 0 ? 0 : nice;
+}
+
+// Raises the calling thread's nice value to `target` (absolute, so threads that inherited an
+// already lowered priority do not drift further), once per thread. On Linux a thread id passed
+// to setpriority(PRIO_PROCESS) names that thread alone. Raising nice needs no privilege; a
+// failure only leaves the priority as it was.
+void LowerThreadPriorityOnce(int target) {
+  thread_local bool done = false;
+  if (done) return;
+  done = true;
+  if (CurrentThreadNice() < target) {
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), target);
+  }
 }
 
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::Status& status) {
@@ -101,7 +106,11 @@ std::shared_ptr<spdlog::logger> Log() {
 }  // namespace
 
 InferenceService::InferenceService(repository::ModelManager* models, Options options)
-    : models_(models), options_(options) {}
+    : models_(models),
+      options_(options),
+      grpc_thread_nice_target_(options.grpc_thread_nice > 0
+                                   ? std::min(19, CurrentThreadNice() + options.grpc_thread_nice)
+                                   : INT32_MIN) {}
 
 bool InferenceService::IsReady() const {
   if (draining_ || !models_loaded_) return false;
@@ -233,7 +242,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
                                                        inference::ModelInferResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const int64_t received_ns = options_.clock->NowNanos();
-  LowerThreadPriorityOnce(options_.grpc_thread_nice);
+  if (grpc_thread_nice_target_ != INT32_MIN) LowerThreadPriorityOnce(grpc_thread_nice_target_);
   auto fail = [&](const absl::Status& status) {
     Log()->debug("infer failed: model='{}' id='{}' code={} {}", request->model_name(),
                  request->id(), absl::StatusCodeToString(status.code()),

@@ -22,11 +22,13 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
     // Counts requests refused before they reach a model's scheduler (bad input for a known
     // model). May be null.
     metrics::InferenceMetrics* metrics = nullptr;
-    // Nice increment for gRPC's threads (--grpc-thread-nice), applied by each thread the first
-    // time it runs ModelInfer: request intake and refusals then yield the CPU to model instance
-    // threads when the cores are saturated, so admitted work keeps its speed under overload.
-    // 0 leaves priorities alone. Instance threads must not be created on these threads (they
-    // would inherit the increment): models load on the main thread.
+    // Nice increment for gRPC's threads (--grpc-thread-nice) over the thread constructing the
+    // service, applied by each thread the first time it runs ModelInfer (health, metadata and
+    // the other RPCs share those threads, so under saturation they slow down too): request intake
+    // and refusals then yield the CPU to model instance threads when the cores are saturated, so
+    // admitted work keeps its speed under overload. 0 leaves priorities alone. Instance threads
+    // must not be created on these threads (they would inherit the increment): models load on the
+    // main thread.
     int grpc_thread_nice = 0;
   };
 
@@ -72,6 +74,9 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
  private:
   repository::ModelManager* const models_;
   const Options options_;
+  // Absolute nice value for gRPC threads: the constructing (loading) thread's plus
+  // grpc_thread_nice; INT32_MIN when off.
+  const int grpc_thread_nice_target_;
   std::atomic<bool> models_loaded_{false};
   std::atomic<bool> draining_{false};
 };

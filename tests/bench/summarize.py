@@ -8,8 +8,8 @@ alternating comparison), the Google Benchmark JSON and the small JSON files benc
 prints tables and the issue-3 targets, met or missed. Figures of repeated steps are medians over
 the rounds (each metric separately); a ratio is the median of the per-round ratios of the two
 sides measured back to back, which cancels load from other work that drifts between rounds.
---best prints only gridserve's best concurrency and the batch size its batcher formed there
-(bench.sh sizes the in-process run with them).
+--best prints only gridserve's best batching model, its best concurrency and the batch size its
+batcher formed there (bench.sh sizes the in-process run with them).
 Standard library only.
 """
 import glob
@@ -330,8 +330,8 @@ if rss:
 p("\n### 7. Cost of the metrics path\n")
 mon, moff = median_step("metrics_on"), median_step("metrics_off")
 obs = load("metrics_observer")
-if mon and moff:
-    r = paired_ratio(mon["throughput_all"], moff["throughput_all"])
+r = paired_ratio(mon["throughput_all"], moff["throughput_all"]) if mon and moff else None
+if r is not None:
     p(f"{best_model} at concurrency {best_c}, one gridserve with metrics (scraped every second "
       f"during its steps) and one with `--allow-metrics=false`, alternating:\n")
     p("| server | infer/s (rounds) | p99 ms | server CPU, cores |")

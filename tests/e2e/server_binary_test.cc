@@ -87,8 +87,11 @@ TEST_F(ServerBinaryTest, ServesAndExitsCleanlyOnSigterm) {
   std::memcpy(sum.data(), resp.raw_output_contents(0).data(), 16);
   EXPECT_THAT(sum, ::testing::ElementsAre(2, 4, 6, 8));
 
-  // main() re-executed itself with passive OpenMP waiting and kept its name.
+  // main() re-executed itself with passive OpenMP waiting (the environment the kernel keeps is
+  // that of the last exec) and kept its name.
   EXPECT_THAT(server_->Output(), HasSubstr("OMP_WAIT_POLICY=PASSIVE"));
+  std::string environ = testing::ReadFile("/proc/" + std::to_string(server_->pid()) + "/environ");
+  EXPECT_NE(environ.find(std::string("OMP_WAIT_POLICY=PASSIVE\0", 24)), std::string::npos);
   EXPECT_EQ(testing::ReadFile("/proc/" + std::to_string(server_->pid()) + "/comm"), "gridserve\n");
 
   server_->Signal(SIGTERM);

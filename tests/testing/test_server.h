@@ -23,6 +23,8 @@ inline server::ServerOptions LoopbackOptions(const std::string& repository) {
   options.strict_readiness = false;
   options.exit_timeout_secs = 10;
   options.cpu_cores = 2;
+  // In-process servers share the test's threads; a test that checks priorities sets its own.
+  options.grpc_thread_nice = 0;
   return options;
 }
 

@@ -86,16 +86,17 @@ TEST_F(MetricsObserverTest, FailuresGetTritonReasonsAndNoDurations) {
   Run(RequestPath::kExpiredInQueue, absl::StatusCode::kDeadlineExceeded, 1);  // timed out
   Run(RequestPath::kExpiredInQueue, absl::StatusCode::kCancelled, 1);         // client went away
   Run(RequestPath::kExecuted, absl::StatusCode::kInternal, 1);                // model threw
+  Run(RequestPath::kRefused, absl::StatusCode::kInvalidArgument, 1);          // > max_batch_size
   const auto& t = *m_.triton;
   EXPECT_EQ(metrics::FailureCounter(t, metrics::FailureReason::kRejected)->Value(), 2);
   EXPECT_EQ(metrics::FailureCounter(t, metrics::FailureReason::kCanceled)->Value(), 1);
   EXPECT_EQ(metrics::FailureCounter(t, metrics::FailureReason::kBackend)->Value(), 1);
-  EXPECT_EQ(metrics::FailureCounter(t, metrics::FailureReason::kOther)->Value(), 0);
+  EXPECT_EQ(metrics::FailureCounter(t, metrics::FailureReason::kOther)->Value(), 1);
   EXPECT_EQ(t.request_success->Value(), 0);
   EXPECT_EQ(t.request_duration_us->Value(), 0);  // Triton counts durations of successes only
   EXPECT_EQ(t.exec_count->Value(), 1);
   EXPECT_EQ(t.pending_request_count->Value(), 0);
-  EXPECT_EQ(m_.requests_failure->Value(), 4);
+  EXPECT_EQ(m_.requests_failure->Value(), 5);
   EXPECT_EQ(m_.pending_requests->Value(), 0);
 }
 

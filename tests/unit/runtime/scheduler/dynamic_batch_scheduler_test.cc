@@ -1,10 +1,13 @@
 #include "runtime/scheduler/dynamic_batch_scheduler.h"
 
+#include <pthread.h>
+
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/scheduler/inference_statistics.h"
@@ -535,6 +538,45 @@ TEST_F(DynamicBatchSchedulerTest, ShutdownDrainsEveryAcceptedRequestWithoutWaiti
   EXPECT_EQ(scheduler_->InFlight(), 0u);
   EXPECT_EQ(scheduler_->Enqueue(Request("late")).code(), absl::StatusCode::kUnavailable);
   scheduler_->Shutdown();  // idempotent
+}
+
+// Responses go out on the delivery thread while the instance runs the next batch; when delivery
+// falls a batch per instance behind, the instance delivers its own; Shutdown and WaitUntilIdle
+// wait for everything handed off.
+TEST_F(DynamicBatchSchedulerTest, DeliveryDoesNotHoldTheInstance) {
+  Options options;
+  options.max_batch_size = 1;  // every request is a full batch: no delay involved
+  Start(options);
+
+  absl::Notification entered, release;
+  std::string slow_thread;
+  auto slow = Request("slow");
+  slow->on_complete = [&](absl::StatusOr<core::InferenceResponse>) {
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    slow_thread = name;
+    entered.Notify();
+    release.WaitForNotification();
+  };
+  Enqueue(std::move(slow));
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(kTestTimeout));
+  EXPECT_EQ(slow_thread, "gs-deliver");
+
+  // "slow" is still being delivered: the instance runs b (queued for delivery behind it) and c
+  // (delivery is a batch behind, so the instance answers c itself).
+  Enqueue("b");
+  ASSERT_TRUE(executor_.AwaitFinished(2));
+  EXPECT_FALSE(scheduler_->WaitUntilIdle(absl::Milliseconds(50)));  // b is handed off, undelivered
+  Enqueue("c");
+  ASSERT_TRUE(results_.AwaitCount(1));
+  EXPECT_EQ(results_.order(), (Ids{"c"}));
+  EXPECT_EQ(results_.count(), 1u);
+
+  release.Notify();
+  Settle();
+  EXPECT_EQ(results_.order(), (Ids{"c", "b"}));
+  EXPECT_EQ(scheduler_->InFlight(), 0u);
+  scheduler_->Shutdown();
 }
 
 TEST_F(DynamicBatchSchedulerTest, ExecutorErrorsReachOnlyTheirRequests) {
