@@ -343,6 +343,12 @@ if r is not None:
     p(f"\nOn / off, per round, median: **{r:.3f}** (spread of the rounds: "
       f"{'/'.join(f'{a / b:.3f}' for a, b in zip(mon['throughput_all'], moff['throughput_all']))})"
       f".")
+    con, coff = server_cores("metrics_on"), server_cores("metrics_off")
+    if con and coff:
+        us_on = con * 1e6 / mon["throughput_infer_per_s"]
+        us_off = coff * 1e6 / moff["throughput_infer_per_s"]
+        p(f"Server CPU per request (less sensitive to the other sessions than throughput): "
+          f"{us_on:.1f} us with metrics, {us_off:.1f} us without ({100 * (us_on / us_off - 1):+.1f}%).")
     if obs:
         per = {b["name"]: b for b in obs.get("benchmarks", [])}
         one = per.get("BM_MetricsPerRequest/triton_names:0/real_time/threads:1")
