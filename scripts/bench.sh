@@ -234,38 +234,72 @@ echo "{\"rss_before_kib\": $RSS_BEFORE, \"rss_after_kib\": $RSS_AFTER," \
   >"$BENCH_OUT/overload_rss.json"
 
 # --- 7. Cost of the metrics path --------------------------------------------------------------
-# A second gridserve on the same repository with --allow-metrics=false (no observer, no
-# endpoint), alternating with the first while it is scraped once a second, at the throughput
-# step of the best configuration; then the observer's own cost per request (Google Benchmark).
-log "starting gridserve without metrics"
-timeout 1200 "$GRIDSERVE" --model-repository="$WORK/repo" --allow-metrics=false \
-  --grpc-address=127.0.0.1 --grpc-port=0 --http-address=127.0.0.1 --http-port=0 \
-  --exit-timeout-secs=5 >"$BENCH_OUT/gridserve_nometrics.log" 2>&1 &
-SERVER2_PID=$!
-SERVER_PID="$SERVER_PID $SERVER2_PID"
-for _ in $(seq 300); do
-  grep -q "gridserve ready" "$BENCH_OUT/gridserve_nometrics.log" && break
-  kill -0 "$SERVER2_PID" 2>/dev/null || { cat "$BENCH_OUT/gridserve_nometrics.log" >&2; exit 1; }
-  sleep 0.2
+# Two fresh servers on the same repository, one with metrics (scraped once a second during its
+# steps) and one with --allow-metrics=false (no observer, no endpoint), so neither carries the
+# history of the steps above; the main server is stopped first. The best configuration's
+# throughput step alternates between them, the order swapped every round. Then the observer's
+# own cost per request (Google Benchmark).
+stop_server() {  # PID
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 75); do kill -0 "$1" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+# start_server NAME FLAGS...: starts gridserve with its log in $BENCH_OUT/NAME.log, waits until it
+# is ready, and prints "PID URL" (PID: the gridserve process under timeout).
+start_server() {
+  local name="$1"
+  shift
+  timeout 1200 "$GRIDSERVE" --model-repository="$WORK/repo" --grpc-address=127.0.0.1 \
+    --grpc-port=0 --http-address=127.0.0.1 --http-port=0 --exit-timeout-secs=5 "$@" \
+    >"$BENCH_OUT/$name.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 300); do
+    grep -q "gridserve ready" "$BENCH_OUT/$name.log" && break
+    kill -0 "$pid" 2>/dev/null || { cat "$BENCH_OUT/$name.log" >&2; return 1; }
+    sleep 0.2
+  done
+  local url
+  url="$(grep -o 'gRPC listening on 127.0.0.1:[0-9]*' "$BENCH_OUT/$name.log" | head -1 |
+    sed 's/gRPC listening on //' || true)"
+  [ -n "$url" ] || { log "$name did not report its port"; return 1; }
+  echo "$pid $url"
+}
+log "stopping the main gridserve; starting two fresh ones, with and without metrics"
+stop_server "$SERVER_PID"
+SERVER_PID=""
+read -r ON_PID ON_URL <<<"$(start_server gridserve_metrics_on --metrics-address=127.0.0.1 \
+  --metrics-port=0)"
+SERVER_PID="$ON_PID"
+read -r OFF_PID OFF_URL <<<"$(start_server gridserve_metrics_off --allow-metrics=false)"
+SERVER_PID="$SERVER_PID $OFF_PID"
+[ -n "${ON_URL:-}" ] && [ -n "${OFF_URL:-}" ] || { log "a metrics server did not start"; exit 1; }
+ON_GS="$(pgrep -P "$ON_PID" -x gridserve || echo "$ON_PID")"
+OFF_GS="$(pgrep -P "$OFF_PID" -x gridserve || echo "$OFF_PID")"
+METRICS_URL="http://$(grep -o 'metrics on http://127.0.0.1:[0-9]*' \
+  "$BENCH_OUT/gridserve_metrics_on.log" | head -1 | sed 's|metrics on http://||' || true)/metrics"
+for u in "$ON_URL" "$OFF_URL"; do
+  timeout 60 "$PERF" -m "$BEST_MODEL" -u "$u" --concurrency-range "$BEST_C" \
+    --measurement-interval 1000 --warmup-ms 0 >/dev/null 2>>"$BENCH_OUT/perf.log"
 done
-URL2="$(grep -o 'gRPC listening on 127.0.0.1:[0-9]*' "$BENCH_OUT/gridserve_nometrics.log" |
-  head -1 | sed 's/gRPC listening on //' || true)"
-[ -n "$URL2" ] || { log "the second gridserve did not report its port"; exit 1; }
-GS2_PID="$(pgrep -P "$SERVER2_PID" -x gridserve || echo "$SERVER2_PID")"
-METRICS_URL="http://$(grep -o 'metrics on http://127.0.0.1:[0-9]*' "$BENCH_OUT/gridserve.log" |
-  head -1 | sed 's|metrics on http://||' || true)/metrics"
-timeout 60 "$PERF" -m "$BEST_MODEL" -u "$URL2" --concurrency-range "$BEST_C" \
-  --measurement-interval 1000 --warmup-ms 0 >/dev/null 2>>"$BENCH_OUT/perf.log"
-for r in $(seq "$REPS"); do
-  log "metrics on/off at concurrency $BEST_C (round $r/$REPS)"
+metrics_on_step() {  # ROUND
   "$PYTHON" -c 'import sys, time, urllib.request
 for _ in range(10):
     urllib.request.urlopen(sys.argv[1], timeout=5).read(); time.sleep(1)' "$METRICS_URL" &
-  SCRAPER=$!
-  CPU_PID="$GS_PID" perf "metrics_on_r$r" "$BEST_MODEL" "$URL" "$BEST_C"
-  kill "$SCRAPER" 2>/dev/null || true
-  wait "$SCRAPER" 2>/dev/null || true
-  CPU_PID="$GS2_PID" perf "metrics_off_r$r" "$BEST_MODEL" "$URL2" "$BEST_C"
+  local scraper=$!
+  CPU_PID="$ON_GS" perf "metrics_on_r$1" "$BEST_MODEL" "$ON_URL" "$BEST_C"
+  kill "$scraper" 2>/dev/null || true
+  wait "$scraper" 2>/dev/null || true
+}
+for r in $(seq "$REPS"); do
+  log "metrics on/off at concurrency $BEST_C (round $r/$REPS)"
+  if [ $((r % 2)) -eq 1 ]; then
+    metrics_on_step "$r"
+    CPU_PID="$OFF_GS" perf "metrics_off_r$r" "$BEST_MODEL" "$OFF_URL" "$BEST_C"
+  else
+    CPU_PID="$OFF_GS" perf "metrics_off_r$r" "$BEST_MODEL" "$OFF_URL" "$BEST_C"
+    metrics_on_step "$r"
+  fi
 done
 "$PYTHON" -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' \
   "$METRICS_URL" >"$BENCH_OUT/metrics_scrape.txt" || true
@@ -274,12 +308,7 @@ timeout 300 "$OBSERVER" --benchmark_min_time=1 --benchmark_format=json \
 
 context end
 log "stopping gridserve"
-for pid in $SERVER_PID; do
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 75); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-done
+for pid in $SERVER_PID; do stop_server "$pid"; done
 SERVER_PID=""
 
 "$PYTHON" "$ROOT/tests/bench/summarize.py" "$BENCH_OUT" | tee "$BENCH_OUT/results.md"

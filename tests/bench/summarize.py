@@ -332,8 +332,9 @@ mon, moff = median_step("metrics_on"), median_step("metrics_off")
 obs = load("metrics_observer")
 r = paired_ratio(mon["throughput_all"], moff["throughput_all"]) if mon and moff else None
 if r is not None:
-    p(f"{best_model} at concurrency {best_c}, one gridserve with metrics (scraped every second "
-      f"during its steps) and one with `--allow-metrics=false`, alternating:\n")
+    p(f"{best_model} at concurrency {best_c} on two fresh servers, one with metrics (scraped "
+      f"every second during its steps) and one with `--allow-metrics=false`, alternating (the "
+      f"order swapped every round):\n")
     p("| server | infer/s (rounds) | p99 ms | server CPU, cores |")
     p("|---|---:|---:|---:|")
     p(f"| metrics on | {mon['throughput_infer_per_s']:.0f} ({spread(mon)}) | {ms(mon['p99_us'])} "
