@@ -19,8 +19,10 @@ const std::string kServer = std::string(GRIDSERVE_BINARY_DIR) + "/server/gridser
 const std::string kCli = std::string(GRIDSERVE_BINARY_DIR) + "/client/gridserve-cli";
 const std::string kModels = GRIDSERVE_TEST_MODELS_DIR;
 
+// Per test and name: ctest runs the tests of this binary in parallel processes.
 std::string LogPath(const std::string& name) {
-  return ::testing::TempDir() + "/gridserve_e2e_" + name + ".log";
+  return ::testing::TempDir() + "/gridserve_e2e_" +
+         ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" + name + ".log";
 }
 
 // Polls ServerReady until true or the deadline; returns whether it became ready.

@@ -207,7 +207,9 @@ TEST_P(PerfRunnerTest, RefusalBackoffStillRuns) {
 }
 
 TEST_P(PerfRunnerTest, WritesCsv) {
-  const std::string path = ::testing::TempDir() + "/perf_runner_test.csv";
+  // One file per parameter: ctest runs each instance of this test in its own process, at once.
+  const std::string path =
+      ::testing::TempDir() + "/perf_runner_test_" + std::to_string(GetParam()) + ".csv";
   ASSERT_EQ(Run({"-m", "m", "--concurrency-range", "1:2", "--measurement-interval", "100",
                  "--warmup-ms", "0", "-f", path}),
             kExitOk)

@@ -128,7 +128,10 @@ TEST(BuildRequestTest, UnknownDatatype) {
 class JsonFileTest : public ::testing::Test {
  protected:
   std::string Write(const std::string& text) {
-    const std::string path = ::testing::TempDir() + "/perf_inputs.json";
+    // One file per test: ctest runs the tests of this binary in parallel processes.
+    const std::string path = ::testing::TempDir() + "/perf_inputs_" +
+                             ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                             ".json";
     std::ofstream(path) << text;
     return path;
   }
