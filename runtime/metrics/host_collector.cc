@@ -1,22 +1,12 @@
 #include "runtime/metrics/host_collector.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "runtime/metrics/read_file.h"
 
 namespace gridserve::metrics {
 namespace {
-
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 // The value of `key` in /proc/meminfo ("MemTotal:  16318480 kB"), in bytes.
 std::optional<double> MeminfoBytes(const std::string& meminfo, absl::string_view key) {
@@ -46,7 +36,7 @@ std::vector<std::string> HostCollector::FamilyNames() const {
 }
 
 std::optional<double> HostCollector::Utilization() const {
-  std::optional<std::string> stat = ReadFile(options_.proc_stat_path);
+  std::optional<std::string> stat = ReadWholeFile(options_.proc_stat_path);
   if (!stat) return std::nullopt;
   // "cpu  user nice system idle iowait irq softirq steal guest guest_nice" (USER_HZ ticks).
   absl::string_view line = absl::string_view(*stat).substr(0, stat->find('\n'));
@@ -73,7 +63,7 @@ std::optional<double> HostCollector::Utilization() const {
 
 void HostCollector::Collect(std::vector<FamilySnapshot>* out) const {
   AddGauge("nv_cpu_utilization", "CPU utilization rate [0.0 - 1.0]", Utilization(), out);
-  std::optional<std::string> meminfo = ReadFile(options_.proc_meminfo_path);
+  std::optional<std::string> meminfo = ReadWholeFile(options_.proc_meminfo_path);
   std::optional<double> total, available;
   if (meminfo) {
     total = MeminfoBytes(*meminfo, "MemTotal");

@@ -3,9 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,22 +13,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "runtime/metrics/read_file.h"
 
 namespace gridserve::metrics {
 namespace {
 
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 // The fields of /proc/<pid>/stat after "(comm)", which may itself hold spaces and parentheses:
 // element 0 is field 3 (state) of proc(5).
 std::optional<std::vector<std::string>> ReadStatFields(const std::string& path) {
-  std::optional<std::string> stat = ReadFile(path);
+  std::optional<std::string> stat = ReadWholeFile(path);
   if (!stat) return std::nullopt;
   const size_t close = stat->rfind(')');
   if (close == std::string::npos) return std::nullopt;
@@ -55,7 +46,7 @@ std::optional<double> Field(const std::vector<std::string>& fields, int index) {
 }
 
 std::optional<double> ReadBootTimeSeconds(const std::string& path) {
-  std::optional<std::string> stat = ReadFile(path);
+  std::optional<std::string> stat = ReadWholeFile(path);
   if (!stat) return std::nullopt;
   for (absl::string_view line : absl::StrSplit(*stat, '\n')) {
     if (!absl::ConsumePrefix(&line, "btime ")) continue;
@@ -66,7 +57,7 @@ std::optional<double> ReadBootTimeSeconds(const std::string& path) {
 }
 
 std::optional<double> ReadMaxOpenFiles(const std::string& path) {
-  std::optional<std::string> limits = ReadFile(path);
+  std::optional<std::string> limits = ReadWholeFile(path);
   if (!limits) return std::nullopt;
   for (absl::string_view line : absl::StrSplit(*limits, '\n')) {
     if (!absl::ConsumePrefix(&line, "Max open files")) continue;

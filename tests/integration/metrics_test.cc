@@ -4,7 +4,9 @@
 #include <httplib.h>
 
 #include <cstdio>
+#include <fstream>
 #include <regex>
+#include <utility>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -47,6 +49,28 @@ inference::ModelInferRequest AddSub(int rows, bool valid) {
   return req;
 }
 
+// `success` good add_sub requests of `rows` rows, then `failure` ones with a bad shape.
+void SendTraffic(inference::GRPCInferenceService::Stub* stub, int success, int failure, int rows) {
+  for (int i = 0; i < success; ++i) {
+    inference::ModelInferResponse resp;
+    ASSERT_TRUE(stub->ModelInfer(testing::Context().get(), AddSub(rows, true), &resp).ok());
+  }
+  for (int i = 0; i < failure; ++i) {
+    inference::ModelInferResponse resp;
+    ASSERT_EQ(stub->ModelInfer(testing::Context().get(), AddSub(rows, false), &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
+// Runs `promtool check metrics` on `body`; returns {exit code, report}.
+std::pair<int, std::string> PromtoolCheck(const std::string& body, const std::string& name) {
+  const std::string path = ::testing::TempDir() + "/" + name + ".txt";
+  std::ofstream(path) << body;
+  const std::string cmd = "promtool check metrics < " + path + " > " + path + ".out 2>&1";
+  const int rc = system(cmd.c_str());
+  return {rc, testing::ReadFile(path + ".out")};
+}
+
 TEST(MetricsIntegrationTest, CountersAreExactAfterKnownTraffic) {
   auto server = server::Server::Create(testing::LoopbackOptions(GRIDSERVE_TEST_MODELS_DIR));
   ASSERT_TRUE(server.ok()) << server.status();
@@ -54,15 +78,7 @@ TEST(MetricsIntegrationTest, CountersAreExactAfterKnownTraffic) {
   auto stub = testing::MakeStub((*server)->grpc_port());
 
   constexpr int kSuccess = 7, kFailure = 3, kRows = 2;
-  for (int i = 0; i < kSuccess; ++i) {
-    inference::ModelInferResponse resp;
-    ASSERT_TRUE(stub->ModelInfer(testing::Context().get(), AddSub(kRows, true), &resp).ok());
-  }
-  for (int i = 0; i < kFailure; ++i) {
-    inference::ModelInferResponse resp;
-    ASSERT_EQ(stub->ModelInfer(testing::Context().get(), AddSub(kRows, false), &resp).error_code(),
-              grpc::StatusCode::INVALID_ARGUMENT);
-  }
+  ASSERT_NO_FATAL_FAILURE(SendTraffic(stub.get(), kSuccess, kFailure, kRows));
 
   std::string body = Scrape((*server)->metrics_port());
   ASSERT_FALSE(body.empty());
@@ -89,13 +105,8 @@ TEST(MetricsIntegrationTest, CountersAreExactAfterKnownTraffic) {
 
   // Prometheus' own checker accepts the live exposition (Debian's prometheus package).
   if (system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "promtool not installed";
-  std::string path = ::testing::TempDir() + "/gridserve_metrics.txt";
-  FILE* f = std::fopen(path.c_str(), "w");
-  std::fwrite(body.data(), 1, body.size(), f);
-  std::fclose(f);
-  std::string cmd = "promtool check metrics < " + path + " > " + path + ".out 2>&1";
-  int rc = system(cmd.c_str());
-  EXPECT_EQ(rc, 0) << testing::ReadFile(path + ".out");
+  auto [rc, report] = PromtoolCheck(body, "gridserve_metrics");
+  EXPECT_EQ(rc, 0) << report;
 }
 
 TEST(MetricsIntegrationTest, TritonNamesCountTheSameTraffic) {
@@ -106,15 +117,7 @@ TEST(MetricsIntegrationTest, TritonNamesCountTheSameTraffic) {
   auto stub = testing::MakeStub((*server)->grpc_port());
 
   constexpr int kSuccess = 5, kFailure = 2, kRows = 3;
-  for (int i = 0; i < kSuccess; ++i) {
-    inference::ModelInferResponse resp;
-    ASSERT_TRUE(stub->ModelInfer(testing::Context().get(), AddSub(kRows, true), &resp).ok());
-  }
-  for (int i = 0; i < kFailure; ++i) {
-    inference::ModelInferResponse resp;
-    ASSERT_EQ(stub->ModelInfer(testing::Context().get(), AddSub(kRows, false), &resp).error_code(),
-              grpc::StatusCode::INVALID_ARGUMENT);
-  }
+  ASSERT_NO_FATAL_FAILURE(SendTraffic(stub.get(), kSuccess, kFailure, kRows));
 
   std::string body = Scrape((*server)->metrics_port());
   ASSERT_FALSE(body.empty());
@@ -146,13 +149,7 @@ TEST(MetricsIntegrationTest, TritonNamesCountTheSameTraffic) {
 
   // promtool lints Triton's names (counters without _total); gridserve's own names stay clean.
   if (system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "promtool not installed";
-  std::string path = ::testing::TempDir() + "/gridserve_metrics_triton.txt";
-  FILE* f = std::fopen(path.c_str(), "w");
-  std::fwrite(body.data(), 1, body.size(), f);
-  std::fclose(f);
-  std::string cmd = "promtool check metrics < " + path + " > " + path + ".out 2>&1";
-  system(cmd.c_str());
-  std::string report = testing::ReadFile(path + ".out");
+  std::string report = PromtoolCheck(body, "gridserve_metrics_triton").second;
   EXPECT_THAT(report, ::testing::HasSubstr("nv_inference_request_success"));
   EXPECT_THAT(report, ::testing::Not(::testing::HasSubstr("gridserve_"))) << report;
   EXPECT_THAT(report, ::testing::Not(::testing::HasSubstr("process_"))) << report;
