@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "inference/grpc_service.grpc.pb.h"
+#include "tests/testing/requests.h"
 #include "tests/testing/subprocess.h"
 
 namespace gridserve {
@@ -55,17 +56,8 @@ std::optional<double> QueryValue(int port, const std::string& promql) {
 }
 
 bool Infer(inference::GRPCInferenceService::Stub* stub) {
-  inference::ModelInferRequest req;
-  req.set_model_name("add_sub");
-  std::string raw(4 * sizeof(float), '\0');
-  for (const char* name : {"INPUT__0", "INPUT__1"}) {
-    auto* in = req.add_inputs();
-    in->set_name(name);
-    in->set_datatype("FP32");
-    in->add_shape(1);
-    in->add_shape(4);
-    req.add_raw_input_contents(raw);
-  }
+  const inference::ModelInferRequest req =
+      testing::AddSubRequest(std::vector<float>(4, 0), std::vector<float>(4, 0));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   inference::ModelInferResponse resp;

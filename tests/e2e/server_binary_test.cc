@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "inference/grpc_service.grpc.pb.h"
+#include "tests/testing/requests.h"
 #include "tests/testing/subprocess.h"
 
 namespace gridserve {
@@ -70,17 +71,8 @@ TEST_F(ServerBinaryTest, ServesAndExitsCleanlyOnSigterm) {
   auto channel =
       grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
   auto stub = inference::GRPCInferenceService::NewStub(channel);
-  inference::ModelInferRequest req;
-  req.set_model_name("add_sub");
-  std::vector<float> a = {1, 2, 3, 4};
-  for (const char* name : {"INPUT__0", "INPUT__1"}) {
-    auto* in = req.add_inputs();
-    in->set_name(name);
-    in->set_datatype("FP32");
-    in->add_shape(1);
-    in->add_shape(4);
-    req.add_raw_input_contents(std::string(reinterpret_cast<const char*>(a.data()), 16));
-  }
+  const std::vector<float> a = {1, 2, 3, 4};
+  const inference::ModelInferRequest req = testing::AddSubRequest(a, a);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   inference::ModelInferResponse resp;

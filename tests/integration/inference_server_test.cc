@@ -16,6 +16,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/requests.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_server.h"
 
@@ -62,15 +63,7 @@ void AddInput(inference::ModelInferRequest* req, const std::string& name, const 
   req->add_raw_input_contents(raw);
 }
 
-inference::ModelInferRequest AddSubRequest(const std::vector<float>& a,
-                                           const std::vector<float>& b) {
-  inference::ModelInferRequest req;
-  req.set_model_name("add_sub");
-  int64_t rows = a.size() / 4;
-  AddInput(&req, "INPUT__0", "FP32", {rows, 4}, Raw(a));
-  AddInput(&req, "INPUT__1", "FP32", {rows, 4}, Raw(b));
-  return req;
-}
+using testing::AddSubRequest;
 
 class InferenceServerTest : public ::testing::Test {
  protected:
