@@ -192,6 +192,9 @@ if [ "$BEST_MODEL" = linear4_dyn ]; then MIRROR=(2 1) OTHER=(1 2); else MIRROR=(
 for r in $(seq "$REPS"); do
   log "$BEST_MODEL at concurrency $BEST_C vs in-process LibTorch at batch $BEST_BATCH ($r/$REPS)"
   perf "efficiency_gridserve_r$r" "$BEST_MODEL" "$URL" "$BEST_C"
+  # The same concurrency on the trivial model: what the gRPC path alone costs the server and the
+  # client per request, for the CPU budget of the reading.
+  perf "efficiency_grpc_path_r$r" add_sub "$URL" "$BEST_C"
   timeout 300 "$INPROC" --model="$WORK/repo/linear4.pt" --batch="$BEST_BATCH" \
     --streams="${MIRROR[0]}" --threads="${MIRROR[1]}" --benchmark_min_time=2 \
     --benchmark_format=json >"$BENCH_OUT/inprocess_mirror_r$r.json" 2>>"$BENCH_OUT/perf.log"

@@ -9,6 +9,8 @@ packages=(
   cmake g++ make pkg-config ninja-build
   # LibTorch 1.13 and a fast BLAS for it (without it LibTorch falls back to reference BLAS)
   libtorch-dev libopenblas0-pthread
+  # jemalloc for the server binary (server/CMakeLists.txt)
+  libjemalloc-dev
   # gRPC 1.51 + Protocol Buffers 3.21
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # Abseil, logging, HTTP for /metrics, SQLite

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "server/allocator.h"
 #include "server/flags.h"
 #include "server/logging.h"
 #include "server/server.h"
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   spdlog::info("OMP_WAIT_POLICY={}",
                std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "(unset: active)");
+  spdlog::info("malloc: {}", gridserve::server::MallocName());
 
   // SIGINT/SIGTERM only write the signal number to a pipe (async-signal-safe); a dedicated thread
   // reads it and runs the graceful shutdown outside the handler. A handler, not sigwait: libraries

@@ -1,6 +1,7 @@
 #include "client/perf/load_generator.h"
 
 #include <grpcpp/alarm.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,6 +13,13 @@ namespace gridserve::client::perf {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// User + system CPU time of the whole process so far.
+absl::Duration ProcessCpuTime() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return absl::DurationFromTimeval(usage.ru_utime) + absl::DurationFromTimeval(usage.ru_stime);
+}
 
 // Step phases, advanced only by the controlling thread:
 //   kWarmup --> kMeasure --> kDrain --> kDone
@@ -189,6 +197,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
   std::this_thread::sleep_for(absl::ToChronoNanoseconds(options.warmup));
   if (options.before_window) options.before_window();
   const Clock::time_point window_start = Clock::now();
+  const absl::Duration cpu_at_start = ProcessCpuTime();
   phase.store(Phase::kMeasure, std::memory_order_release);
   const Clock::time_point window_deadline =
       window_start + absl::ToChronoNanoseconds(options.window);
@@ -202,6 +211,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
   }
   phase.store(Phase::kDrain, std::memory_order_release);
   const Clock::time_point window_end = Clock::now();
+  const absl::Duration client_cpu = ProcessCpuTime() - cpu_at_start;
   if (options.after_window) options.after_window();
   if (pacer.joinable()) pacer.join();
   phase.store(Phase::kDone, std::memory_order_release);
@@ -215,6 +225,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
     for (const auto& [code, count] : w->failures()) result.failures[code] += count;
   }
   result.skipped = skipped.load();
+  result.client_cpu = client_cpu;
   return result;
 }
 

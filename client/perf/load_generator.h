@@ -58,6 +58,9 @@ struct LoadResult {
   std::vector<int64_t> ok_latencies_us;  // successful requests, unsorted
   std::map<int, int64_t> failures;       // gRPC status code -> count
   int64_t skipped = 0;                   // open loop only
+  // CPU time this process (every client thread) used during the window, user + system: what the
+  // load itself costs, which on a machine shared with the server comes out of the server's share.
+  absl::Duration client_cpu;
 };
 
 // Runs one step and returns when every request it started has finished (or hit its deadline).

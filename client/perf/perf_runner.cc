@@ -59,6 +59,10 @@ StepResult Summarise(const PerfOptions& options, int64_t batch_size, LoadResult 
   step.throughput_infer_per_s =
       step.window_s > 0 ? static_cast<double>(step.ok * batch_size) / step.window_s : 0;
   step.latency = Summarize(&load.ok_latencies_us);
+  const double cpu_us = absl::ToDoubleMicroseconds(load.client_cpu);
+  const int64_t answered = step.ok + step.refused + step.errors;
+  step.client_cpu_us_per_request = answered > 0 ? cpu_us / static_cast<double>(answered) : 0;
+  step.client_cpu_cores = step.window_s > 0 ? cpu_us / 1e6 / step.window_s : 0;
   return step;
 }
 

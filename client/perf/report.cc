@@ -76,6 +76,8 @@ std::string FormatStep(const StepResult& s) {
                         : absl::StrCat(" (", s.server.unavailable_reason, ")"),
                     "\n");
   }
+  absl::StrAppend(&line, "  Client: ", Num(s.client_cpu_us_per_request, 1), " us CPU per request (",
+                  Num(s.client_cpu_cores, 2), " cores)\n");
   return line;
 }
 
@@ -84,7 +86,7 @@ std::string FormatCsv(const RunReport& report) {
       "concurrency,request_rate,batch_size,window_s,throughput_infer_per_s,ok,refused,errors,"
       "skipped,p50_us,p90_us,p95_us,p99_us,mean_us,min_us,max_us,server_queue_us,"
       "server_compute_input_us,server_compute_infer_us,server_compute_output_us,"
-      "server_avg_batch,failures_by_code\n";
+      "server_avg_batch,client_cpu_us_per_request,client_cpu_cores,failures_by_code\n";
   for (const StepResult& s : report.steps) {
     absl::StrAppend(&out, s.concurrency, ",", Num(s.request_rate, 3), ",", s.batch_size, ",",
                     Num(s.window_s, 3), ",", Num(s.throughput_infer_per_s, 1), ",", s.ok, ",",
@@ -98,6 +100,8 @@ std::string FormatCsv(const RunReport& report) {
     } else {
       absl::StrAppend(&out, ",,,,,");
     }
+    absl::StrAppend(&out, Num(s.client_cpu_us_per_request, 1), ",", Num(s.client_cpu_cores, 3),
+                    ",");
     absl::StrAppend(&out, CodesInline(s.failures_by_code), "\n");
   }
   return out;
@@ -129,6 +133,8 @@ std::string FormatJson(const RunReport& report) {
     server("server_compute_output_us", s.server.compute_output_us, 1);
     server("server_avg_batch", s.server.avg_batch, 3);
     server("server_executions", static_cast<double>(s.server.executions), 0);
+    absl::StrAppend(&out, ",\"client_cpu_us_per_request\":", Num(s.client_cpu_us_per_request, 1),
+                    ",\"client_cpu_cores\":", Num(s.client_cpu_cores, 3));
     out += ",\"failures_by_code\":{";
     bool first = true;
     for (const auto& [code, n] : s.failures_by_code) {

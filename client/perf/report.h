@@ -32,6 +32,11 @@ struct StepResult {
   // Latency of successful requests: send to answer, as the client sees it.
   LatencySummary latency;
   ServerStatsDelta server;
+  // This client's own CPU use in the window (user + system, all its threads): per request
+  // answered (ok + refused + errors), and in cores (CPU seconds per second of window). When the
+  // client shares the server's machine, this is CPU the server did not get.
+  double client_cpu_us_per_request = 0;
+  double client_cpu_cores = 0;
 };
 
 // Everything a run produced, with the settings needed to read it.

@@ -15,6 +15,7 @@ namespace gridserve {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::string kServer = std::string(GRIDSERVE_BINARY_DIR) + "/server/gridserve";
 const std::string kCli = std::string(GRIDSERVE_BINARY_DIR) + "/client/gridserve-cli";
@@ -87,6 +88,16 @@ TEST_F(ServerBinaryTest, ServesAndExitsCleanlyOnSigterm) {
   std::string environ = testing::ReadFile("/proc/" + std::to_string(server_->pid()) + "/environ");
   EXPECT_NE(environ.find(std::string("OMP_WAIT_POLICY=PASSIVE\0", 24)), std::string::npos);
   EXPECT_EQ(testing::ReadFile("/proc/" + std::to_string(server_->pid()) + "/comm"), "gridserve\n");
+
+  // The malloc in use is the one the build chose, and the log says which.
+  const std::string maps = testing::ReadFile("/proc/" + std::to_string(server_->pid()) + "/maps");
+#ifdef GRIDSERVE_WITH_JEMALLOC
+  EXPECT_THAT(server_->Output(), HasSubstr("malloc: jemalloc 5."));
+  EXPECT_THAT(maps, HasSubstr("libjemalloc.so"));
+#else
+  EXPECT_THAT(server_->Output(), HasSubstr("malloc: glibc"));
+  EXPECT_THAT(maps, Not(HasSubstr("libjemalloc.so")));
+#endif
 
   server_->Signal(SIGTERM);
   EXPECT_EQ(server_->Wait(std::chrono::seconds(60)), 0) << server_->Output();

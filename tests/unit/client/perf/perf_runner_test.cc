@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -150,6 +151,10 @@ TEST_P(PerfRunnerTest, ClosedLoopStepsCountRefusalsApart) {
     EXPECT_NEAR(s.at("throughput_infer_per_s").number_value(), expected, expected * 0.005);
     EXPECT_GT(s.at("p99_us").number_value(), 0);
     EXPECT_LE(s.at("p50_us").number_value(), s.at("p99_us").number_value());
+    // The process's own CPU in the window (here it also hosts the fake server).
+    EXPECT_GT(s.at("client_cpu_us_per_request").number_value(), 0);
+    EXPECT_GT(s.at("client_cpu_cores").number_value(), 0);
+    EXPECT_LE(s.at("client_cpu_cores").number_value(), std::thread::hardware_concurrency() + 0.5);
     if (GetParam()) {
       EXPECT_NEAR(s.at("server_avg_batch").number_value(), 2, 0.2);
       EXPECT_NEAR(s.at("server_queue_us").number_value(), 100, 0.5);

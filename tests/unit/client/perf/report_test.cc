@@ -36,6 +36,8 @@ StepResult ServedStep() {
   s.server.compute_infer_us = 60.5;
   s.server.avg_batch = 16;
   s.server.executions = 250;
+  s.client_cpu_us_per_request = 35.5;
+  s.client_cpu_cores = 0.25;
   return s;
 }
 
@@ -73,6 +75,7 @@ TEST(FormatStepTest, ServedStepShowsEverything) {
   EXPECT_THAT(text, HasSubstr("refused (RESOURCE_EXHAUSTED) 7, errors 1 (DEADLINE_EXCEEDED=1)"));
   EXPECT_THAT(text, HasSubstr("queue 30 us"));
   EXPECT_THAT(text, HasSubstr("avg batch 16.00"));
+  EXPECT_THAT(text, HasSubstr("Client: 35.5 us CPU per request (0.25 cores)"));
 }
 
 TEST(FormatStepTest, MissingStatisticsPrintNA) {
@@ -87,20 +90,22 @@ TEST(FormatCsvTest, HeaderAndOneRowPerStep) {
   std::vector<std::string> lines = absl::StrSplit(csv, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 3u);
   const std::vector<std::string> header = absl::StrSplit(lines[0], ',');
-  ASSERT_EQ(header.size(), 22u);
+  ASSERT_EQ(header.size(), 24u);
   EXPECT_EQ(header[0], "concurrency");
   EXPECT_EQ(header[4], "throughput_infer_per_s");
   EXPECT_EQ(header[12], "p99_us");
-  EXPECT_EQ(header[21], "failures_by_code");
+  EXPECT_EQ(header[21], "client_cpu_us_per_request");
+  EXPECT_EQ(header[22], "client_cpu_cores");
+  EXPECT_EQ(header[23], "failures_by_code");
   for (size_t i = 1; i < lines.size(); ++i) {
     EXPECT_EQ(std::vector<std::string>(absl::StrSplit(lines[i], ',')).size(), header.size())
         << lines[i];
   }
   EXPECT_EQ(lines[1],
             "32,0.000,1,2.000,2000.0,4000,7,1,0,100,200,300,400,120.2,50,900,30.0,0.0,60.5,0.0,"
-            "16.000,DEADLINE_EXCEEDED=1;RESOURCE_EXHAUSTED=7");
+            "16.000,35.5,0.250,DEADLINE_EXCEEDED=1;RESOURCE_EXHAUSTED=7");
   // No statistics: empty server columns, not zeros.
-  EXPECT_EQ(lines[2], "0,100.000,1,1.000,0.0,0,0,0,0,0,0,0,0,0.0,0,0,,,,,,");
+  EXPECT_EQ(lines[2], "0,100.000,1,1.000,0.0,0,0,0,0,0,0,0,0,0.0,0,0,,,,,,0.0,0.000,");
 }
 
 TEST(FormatJsonTest, ParsesAndCarriesTheFigures) {
@@ -116,6 +121,8 @@ TEST(FormatJsonTest, ParsesAndCarriesTheFigures) {
   EXPECT_EQ(first.at("p99_us").number_value(), 400);
   EXPECT_EQ(first.at("refused").number_value(), 7);
   EXPECT_EQ(first.at("server_avg_batch").number_value(), 16);
+  EXPECT_EQ(first.at("client_cpu_us_per_request").number_value(), 35.5);
+  EXPECT_EQ(first.at("client_cpu_cores").number_value(), 0.25);
   EXPECT_EQ(
       first.at("failures_by_code").struct_value().fields().at("RESOURCE_EXHAUSTED").number_value(),
       7);
