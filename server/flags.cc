@@ -97,7 +97,7 @@ const std::map<std::string, Flag>& Flags() {
         Int<int64_t>(&ServerOptions::grpc_max_message_size, 1024, INT32_MAX)}},
       {"grpc-thread-nice",
        {"Nice increment of gRPC threads, so model instances keep the CPU under overload "
-        "(default 5; 0 = off)",
+        "(default 10; 0 = off)",
         false, Int(&ServerOptions::grpc_thread_nice, 0, 19)}},
       {"cpu-cores",
        {"Cores shared by a model's instances for intra-op threads (default: all)", false,

@@ -25,7 +25,7 @@ struct ServerOptions {
   bool strict_readiness = true;                 // --strict-readiness
   int exit_timeout_secs = 30;                   // --exit-timeout-secs: drain bound at shutdown
   int64_t grpc_max_message_size = 64 << 20;     // --grpc-max-message-size (bytes)
-  int grpc_thread_nice = 5;                     // --grpc-thread-nice: gRPC threads' nice increment
+  int grpc_thread_nice = 10;                    // --grpc-thread-nice: gRPC threads' nice increment
   int cpu_cores = 0;                            // --cpu-cores: cores shared by instances; 0 = all
 };
 

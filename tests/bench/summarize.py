@@ -317,8 +317,8 @@ if step("sweep_linear4_dyn_c512"):
 p("\n### 6. Overload: linear4 with max_queue_size 64, concurrency up to 512\n")
 p("| concurrency | admitted infer/s | p50 ms | p99 ms (admitted) | refused (RESOURCE_EXHAUSTED) "
   "| other errors | avg batch | server queue ms / request | server compute_infer ms / batch "
-  "| server CPU, cores |")
-p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+  "| server CPU, cores | load generator CPU, cores |")
+p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 rows = [(str(c), f"overload_c{c}") for c in (64, 128, 256, 512)]
 rows += [("512, clients back off 10 ms after a refusal", "overload_c512_backoff"),
          ("512 again", "overload_c512_again")]
@@ -331,7 +331,7 @@ for label, name in rows:
     p(f"| {label} | {s['throughput_infer_per_s']:.0f} | {ms(s['p50_us'])} | {ms(s['p99_us'])} | "
       f"{s['refused']} | {s['errors']} | {s['server_avg_batch'] or 0:.1f} | "
       f"{ms(s['server_queue_us'] or 0)} | {ms(s['server_compute_infer_us'] or 0)} | "
-      f"{cores(server_cores(name))} |")
+      f"{cores(server_cores(name))} | {cores(s.get('client_cpu_cores'))} |")
 rss = load("overload_rss")
 after = step("after_overload_c1")
 if rss:
@@ -357,7 +357,9 @@ if rss:
                         f"queue {ms(o512['server_queue_us'] or 0)} vs "
                         f"{ms(o128['server_queue_us'] or 0)} ms per request; server CPU "
                         f"{cores(server_cores('overload_c512'))} vs "
-                        f"{cores(server_cores('overload_c128'))} cores", ok))
+                        f"{cores(server_cores('overload_c128'))} cores, load generator "
+                        f"{cores(o512.get('client_cpu_cores'))} vs "
+                        f"{cores(o128.get('client_cpu_cores'))} cores", ok))
 
 p("\n### 7. Cost of the metrics path\n")
 mon, moff = median_step("metrics_on"), median_step("metrics_off")

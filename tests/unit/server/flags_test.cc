@@ -33,7 +33,7 @@ TEST(ParseFlagsTest, DefaultsMatchTriton) {
   EXPECT_EQ(options->cpu_cores, 0);
   EXPECT_FALSE(options->metrics_triton_names);
   EXPECT_TRUE(options->allow_cpu_metrics);
-  EXPECT_EQ(options->grpc_thread_nice, 5);
+  EXPECT_EQ(options->grpc_thread_nice, 10);
 }
 
 TEST(ParseFlagsTest, EqualsAndSpaceFormsAreEquivalent) {
