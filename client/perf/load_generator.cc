@@ -17,7 +17,7 @@ using Clock = std::chrono::steady_clock;
 // User + system CPU time of the whole process so far.
 absl::Duration ProcessCpuTime() {
   rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return absl::ZeroDuration();
   return absl::DurationFromTimeval(usage.ru_utime) + absl::DurationFromTimeval(usage.ru_stime);
 }
 
