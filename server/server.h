@@ -39,6 +39,8 @@ class Server {
   int grpc_port() const { return grpc_port_; }
   // The bound /metrics port; 0 when metrics are off (--allow-metrics=false).
   int metrics_port() const;
+  // The loaded models (tests look at their schedulers). Valid until the Server is destroyed.
+  const repository::ModelManager& models() const { return *models_; }
 
   // Blocks until Shutdown() has finished.
   void Wait();

@@ -50,6 +50,10 @@ struct InferenceRequest {
   uint64_t timeout_us = 0;
   // Absolute deadline on the scheduler's clock (e.g. the gRPC deadline); 0 = none.
   int64_t deadline_ns = 0;
+  // Optional: true once the caller has gone (the gRPC client cancelled the call). Asked when an
+  // instance takes the request; a cancelled request is answered CANCELLED and never executed.
+  // Called from scheduler threads, so it must be thread-safe and cheap.
+  std::function<bool()> is_cancelled;
   // Set by the scheduler when the request is enqueued.
   int64_t enqueue_ns = 0;
   // Keeps the model version alive while the request is in flight (see ModelManager).

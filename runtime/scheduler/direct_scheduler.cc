@@ -87,6 +87,11 @@ void DirectScheduler::InstanceLoop(size_t index) {
       RecordUnexecuted(*request, expired, RequestPath::kExpiredInQueue, *options_.clock,
                        options_.observers);
       Deliver(*request, expired);
+    } else if (IsCancelled(*request)) {
+      absl::Status cancelled = CancelledInQueue(*request);
+      RecordUnexecuted(*request, cancelled, RequestPath::kExpiredInQueue, *options_.clock,
+                       options_.observers);
+      Deliver(*request, cancelled);
     } else {
       core::InferenceRequest* batch[] = {request.get()};
       auto results =

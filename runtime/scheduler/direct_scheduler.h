@@ -15,7 +15,8 @@ namespace gridserve::scheduler {
 // models without `dynamic_batching` and for `max_batch_size: 0` models. One thread per instance,
 // started by Create and joined by Shutdown; each takes the oldest queued request when idle. A
 // request whose deadline_ns has passed when it is taken is answered DEADLINE_EXCEEDED and not
-// executed. Responses of different instances may finish out of arrival order. Thread-safe.
+// executed; one whose is_cancelled() is true then is answered CANCELLED and not executed. Responses
+// of different instances may finish out of arrival order. Thread-safe.
 class DirectScheduler : public Scheduler {
  public:
   struct Options {

@@ -381,22 +381,41 @@ std::vector<DynamicBatchScheduler::Entry> DynamicBatchScheduler::TakeLocked(size
 }
 
 void DynamicBatchScheduler::Execute(size_t index, std::vector<Entry> batch, int64_t picked_ns) {
-  std::vector<core::InferenceRequest*> requests;
-  requests.reserve(batch.size());
-  for (Entry& entry : batch) requests.push_back(entry.request.get());
-  BatchExecutor run = [this, index](absl::Span<core::InferenceRequest* const> batch) {
-    auto results = executors_[index](batch);
-    absl::MutexLock lock(&mu_);
-    states_[index] = InstanceState::kFinishing;
-    return results;
-  };
-  std::vector<absl::StatusOr<core::InferenceResponse>> results =
-      ExecuteBatch(run, requests, index, picked_ns, *options_.clock, options_.observers);
   std::vector<std::pair<uint64_t, Finished>> finished;
   finished.reserve(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    finished.emplace_back(batch[i].sequence,
-                          Finished{std::move(batch[i].request), std::move(results[i])});
+  // Requests whose client has gone are answered CANCELLED instead of executed (outside mu_: the
+  // probe calls into gRPC).
+  std::vector<Entry> live;
+  live.reserve(batch.size());
+  for (Entry& entry : batch) {
+    if (IsCancelled(*entry.request)) {
+      absl::Status status = CancelledInQueue(*entry.request);
+      RecordUnexecuted(*entry.request, status, RequestPath::kExpiredInQueue, *options_.clock,
+                       options_.observers);
+      finished.emplace_back(entry.sequence, Finished{std::move(entry.request), std::move(status)});
+    } else {
+      live.push_back(std::move(entry));
+    }
+  }
+  if (live.empty()) {
+    absl::MutexLock lock(&mu_);
+    states_[index] = InstanceState::kFinishing;
+  } else {
+    std::vector<core::InferenceRequest*> requests;
+    requests.reserve(live.size());
+    for (Entry& entry : live) requests.push_back(entry.request.get());
+    BatchExecutor run = [this, index](absl::Span<core::InferenceRequest* const> batch) {
+      auto results = executors_[index](batch);
+      absl::MutexLock lock(&mu_);
+      states_[index] = InstanceState::kFinishing;
+      return results;
+    };
+    std::vector<absl::StatusOr<core::InferenceResponse>> results =
+        ExecuteBatch(run, requests, index, picked_ns, *options_.clock, options_.observers);
+    for (size_t i = 0; i < live.size(); ++i) {
+      finished.emplace_back(live[i].sequence,
+                            Finished{std::move(live[i].request), std::move(results[i])});
+    }
   }
   HandOff(std::move(finished));
 }

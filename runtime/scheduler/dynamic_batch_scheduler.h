@@ -32,7 +32,8 @@ namespace gridserve::scheduler {
 // delayed queue), where it waits with no further timeout. A request's absolute deadline_ns (the
 // gRPC deadline) always rejects: its caller has gone. Expired requests are answered when an
 // instance next looks at the queue: at once when one is idle, otherwise when the first busy
-// instance finishes its batch.
+// instance finishes its batch. A request whose is_cancelled() is true when an instance takes it
+// into a batch is answered CANCELLED and left out of the batch.
 //
 // Batches. Each instance has one thread; when idle it looks at the head of the queue (in service
 // order) and builds the candidate batch: the head, then the following requests in service order

@@ -29,7 +29,7 @@ struct BatchRecord {
 // How far a finished request got.
 enum class RequestPath {
   kRefused,         // Enqueue returned an error; the request was never queued
-  kExpiredInQueue,  // accepted, then failed in the queue (timeout, deadline) without executing
+  kExpiredInQueue,  // accepted, then failed in the queue (timeout, deadline, cancelled) unexecuted
   kExecuted,        // ran on an instance; its result may still be an error
 };
 

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace gridserve::scheduler {
 
 void RecordArrival(core::InferenceRequest& request, const core::Clock& clock,
@@ -58,6 +60,15 @@ std::vector<absl::StatusOr<core::InferenceResponse>> ExecuteBatch(
     for (const auto& observer : observers) observer->OnRequestFinished(done);
   }
   return results;
+}
+
+bool IsCancelled(const core::InferenceRequest& request) {
+  return request.is_cancelled && request.is_cancelled();
+}
+
+absl::Status CancelledInQueue(const core::InferenceRequest& request) {
+  return absl::CancelledError(absl::StrCat("request to model '", request.model_name,
+                                           "' was cancelled by the client while queued"));
 }
 
 void RecordUnexecuted(const core::InferenceRequest& request, const absl::Status& status,

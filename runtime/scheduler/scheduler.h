@@ -63,6 +63,12 @@ std::vector<absl::StatusOr<core::InferenceResponse>> ExecuteBatch(
 
 // Tells the observers that `request` failed with `status` without executing (`path` is kRefused or
 // kExpiredInQueue). Does not call on_complete.
+// True when the request's caller has cancelled it (core::InferenceRequest::is_cancelled).
+bool IsCancelled(const core::InferenceRequest& request);
+
+// The CANCELLED status a cancelled request is answered with.
+absl::Status CancelledInQueue(const core::InferenceRequest& request);
+
 void RecordUnexecuted(const core::InferenceRequest& request, const absl::Status& status,
                       RequestPath path, const core::Clock& clock, const ObserverList& observers);
 

@@ -286,6 +286,9 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
         std::max<int64_t>(0,
                           std::chrono::duration_cast<std::chrono::nanoseconds>(remaining).count());
   }
+  // A client that cancels (TryCancel, closing the channel) while its request is queued gets its
+  // request dropped before execution. IsCancelled is safe from any thread until Finish.
+  infer->is_cancelled = [ctx] { return ctx->IsCancelled(); };
   infer->model_handle = *model;
   std::string model_name = request->model_name();
   std::string id = request->id();

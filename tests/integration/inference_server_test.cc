@@ -14,8 +14,10 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runtime/repository/model_manager.h"
 #include "tests/testing/requests.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_server.h"
@@ -653,6 +655,61 @@ TEST(InferenceServerShutdownTest, InFlightRequestsFinishDuringShutdown) {
     }
   }
   RecordProperty("completed", ok);
+}
+
+// A client that cancels while its request is queued: the request is answered CANCELLED on the
+// server and never executed (ModelStatistics: one execution, one failure).
+TEST_F(InferenceServerTest, ACancelledQueuedRequestNeverRuns) {
+  auto model = server_->models().Get("spin", 0);
+  ASSERT_TRUE(model.ok()) << model.status();
+  scheduler::Scheduler& scheduler = (*model)->scheduler();
+  auto spin = [](float rounds) {
+    inference::ModelInferRequest req;
+    req.set_model_name("spin");
+    AddInput(&req, "x", "FP32", {1}, Raw(std::vector<float>{rounds}));
+    return req;
+  };
+  auto wait_in_flight = [&](size_t n) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (scheduler.InFlight() != n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return scheduler.InFlight() == n;
+  };
+
+  // a occupies the only instance for a second or more; b queues behind it.
+  inference::ModelInferResponse a_resp;
+  grpc::Status a_status;
+  std::thread a([&] { a_status = Infer(spin(2e6), &a_resp); });
+  ASSERT_TRUE(wait_in_flight(1));
+  grpc::ClientContext b_ctx;
+  b_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  inference::ModelInferResponse b_resp;
+  absl::Notification b_done;
+  grpc::Status b_status;
+  stub_->async()->ModelInfer(&b_ctx, new inference::ModelInferRequest(spin(1)), &b_resp,
+                             [&](grpc::Status status) {
+                               b_status = std::move(status);
+                               b_done.Notify();
+                             });
+  ASSERT_TRUE(wait_in_flight(2));
+  b_ctx.TryCancel();
+  ASSERT_TRUE(b_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(b_status.error_code(), grpc::StatusCode::CANCELLED);
+  a.join();
+  ASSERT_OK(a_status);
+  EXPECT_THAT(Values<float>(a_resp.raw_output_contents(0)), ElementsAre(2e6f));
+  ASSERT_TRUE(wait_in_flight(0));
+
+  inference::ModelStatisticsRequest req;
+  req.set_name("spin");
+  inference::ModelStatisticsResponse resp;
+  ASSERT_OK(stub_->ModelStatistics(testing::Context().get(), req, &resp));
+  ASSERT_EQ(resp.model_stats_size(), 1);
+  const auto& stats = resp.model_stats(0);
+  EXPECT_EQ(stats.inference_stats().success().count(), 1u);
+  EXPECT_EQ(stats.inference_stats().fail().count(), 1u);
+  EXPECT_EQ(stats.execution_count(), 1u);
 }
 
 }  // namespace

@@ -67,6 +67,18 @@ class NoBatchScale(torch.nn.Module):
         return x * 3.0
 
 
+class Spin(torch.nn.Module):
+    """Busy for x[0] rounds of a tiny matmul (a million take about a second): keeps an instance
+    occupied so that tests can queue requests behind it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = torch.full([64, 64], 1.0 / 64)
+        y = torch.ones(1, 64)
+        for _ in range(int(x[0].item())):
+            y = y @ w
+        return x + y.sum() - 64.0
+
+
 class Linear4(torch.nn.Module):
     """4 x Linear(1024, 1024): the batching benchmark's linear-heavy model."""
 
@@ -152,6 +164,13 @@ platform: "pytorch_libtorch"
 max_batch_size: 64
 input [ { name: "x" data_type: TYPE_FP32 dims: [ 1024 ] } ]
 output [ { name: "y" data_type: TYPE_FP32 dims: [ 1024 ] } ]
+""")
+    write(repo, "spin", Spin(), """
+name: "spin"
+platform: "pytorch_libtorch"
+max_batch_size: 0
+input [ { name: "x" data_type: TYPE_FP32 dims: [ 1 ] } ]
+output [ { name: "y" data_type: TYPE_FP32 dims: [ 1 ] } ]
 """)
     # A model whose TorchScript file is corrupt: must be UNAVAILABLE with a reason.
     os.makedirs(os.path.join(repo, "corrupt", "1"), exist_ok=True)

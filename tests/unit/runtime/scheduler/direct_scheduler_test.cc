@@ -80,6 +80,31 @@ TEST_F(DirectSchedulerTest, APassedDeadlineIsRejectedWithoutExecuting) {
   EXPECT_THAT(executor_.batch_ids(), ElementsAre(Ids{"x"}));
 }
 
+TEST_F(DirectSchedulerTest, ACancelledRequestIsAnsweredWithoutExecuting) {
+  auto statistics = std::make_shared<InferenceStatistics>([] { return uint64_t{0}; });
+  DirectScheduler::Options options;
+  options.observers = {statistics};
+  Start(options);
+  executor_.Hold("x");
+  Enqueue("x");
+  ASSERT_TRUE(executor_.AwaitStartedId("x"));
+  auto gone = MakeRequest("gone", 1, &results_);
+  gone->is_cancelled = [] { return true; };
+  ASSERT_TRUE(scheduler_->Enqueue(std::move(gone)).ok());
+  Enqueue("y");
+  executor_.Release("x");
+  ASSERT_TRUE(results_.AwaitCount(3));
+  EXPECT_EQ(results_.code("gone"), absl::StatusCode::kCancelled);
+  EXPECT_EQ(results_.code("y"), absl::StatusCode::kOk);
+  EXPECT_THAT(executor_.batch_ids(), ElementsAre(Ids{"x"}, Ids{"y"}));
+  // Counted as a failed request that never executed.
+  scheduler_->Shutdown();
+  StatisticsSnapshot s = statistics->Snapshot();
+  EXPECT_EQ(s.success.count, 2u);
+  EXPECT_EQ(s.fail.count, 1u);
+  EXPECT_EQ(s.execution_count, 2u);
+}
+
 TEST_F(DirectSchedulerTest, AFullQueueRefusesAtOnce) {
   DirectScheduler::Options options;
   options.max_queue_size = 1;

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -335,6 +336,42 @@ TEST_F(DynamicBatchSchedulerTest, RejectsRequestsThatTimedOutWhileEveryInstanceW
   EXPECT_EQ(results_.code("a"), absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(results_.code("b"), absl::StatusCode::kOk);
   EXPECT_THAT(executor_.batch_ids(), ElementsAre(Ids{"x"}, Ids{"b"}));
+}
+
+TEST_F(DynamicBatchSchedulerTest, CancelledRequestsAreAnsweredAndLeftOutOfTheBatch) {
+  Options options;
+  options.max_batch_size = 8;
+  Start(options);
+
+  Occupy("x");
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
+  auto a = Request("a");
+  a->is_cancelled = [cancelled] { return cancelled->load(); };
+  Enqueue(std::move(a));
+  Enqueue("b");
+  auto c = Request("c");
+  c->is_cancelled = [] { return true; };  // gone before anything ran
+  Enqueue(std::move(c));
+  cancelled->store(true);  // the client of a cancels while a is queued
+  executor_.Release("x");
+  ASSERT_TRUE(results_.AwaitCount(4));
+  EXPECT_EQ(results_.code("a"), absl::StatusCode::kCancelled);
+  EXPECT_EQ(results_.code("c"), absl::StatusCode::kCancelled);
+  EXPECT_EQ(results_.code("b"), absl::StatusCode::kOk);
+  EXPECT_THAT(executor_.batch_ids(), ElementsAre(Ids{"x"}, Ids{"b"}));
+  Settle();
+  EXPECT_EQ(scheduler_->InFlight(), 0u);
+
+  // A batch of only cancelled requests runs nothing, and the instance serves on.
+  auto d = Request("d");
+  d->is_cancelled = [] { return true; };
+  Enqueue(std::move(d));
+  ASSERT_TRUE(results_.AwaitCount(5));
+  EXPECT_EQ(results_.code("d"), absl::StatusCode::kCancelled);
+  Enqueue("e", 8);
+  ASSERT_TRUE(results_.AwaitCount(6));
+  EXPECT_EQ(results_.code("e"), absl::StatusCode::kOk);
+  EXPECT_THAT(executor_.batch_ids(), ElementsAre(Ids{"x"}, Ids{"b"}, Ids{"e"}));
 }
 
 TEST_F(DynamicBatchSchedulerTest, DelayMovesATimedOutRequestBehindTheOthers) {
