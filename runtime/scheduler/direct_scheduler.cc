@@ -81,17 +81,10 @@ void DirectScheduler::InstanceLoop(size_t index) {
       ++executing_;
     }
     int64_t now = options_.clock->NowNanos();
-    if (request->deadline_ns > 0 && now >= request->deadline_ns) {
-      absl::Status expired = absl::DeadlineExceededError(
-          absl::StrCat("request timed out in the queue of model '", request->model_name, "'"));
-      RecordUnexecuted(*request, expired, RequestPath::kExpiredInQueue, *options_.clock,
+    if (absl::Status unrunnable = RunnableWhenTaken(*request, now); !unrunnable.ok()) {
+      RecordUnexecuted(*request, unrunnable, RequestPath::kExpiredInQueue, *options_.clock,
                        options_.observers);
-      Deliver(*request, expired);
-    } else if (IsCancelled(*request)) {
-      absl::Status cancelled = CancelledInQueue(*request);
-      RecordUnexecuted(*request, cancelled, RequestPath::kExpiredInQueue, *options_.clock,
-                       options_.observers);
-      Deliver(*request, cancelled);
+      Deliver(*request, std::move(unrunnable));
     } else {
       core::InferenceRequest* batch[] = {request.get()};
       auto results =

@@ -383,16 +383,13 @@ std::vector<DynamicBatchScheduler::Entry> DynamicBatchScheduler::TakeLocked(size
 void DynamicBatchScheduler::Execute(size_t index, std::vector<Entry> batch, int64_t picked_ns) {
   std::vector<std::pair<uint64_t, Finished>> finished;
   finished.reserve(batch.size());
-  // Requests whose client has gone are answered CANCELLED instead of executed (outside mu_: the
-  // probe calls into gRPC).
+  // Requests whose client has gone are answered instead of executed (checked outside mu_: the
+  // cancellation probe calls into gRPC).
   std::vector<Entry> live;
   live.reserve(batch.size());
   for (Entry& entry : batch) {
-    if (IsCancelled(*entry.request)) {
-      absl::Status status = CancelledInQueue(*entry.request);
-      RecordUnexecuted(*entry.request, status, RequestPath::kExpiredInQueue, *options_.clock,
-                       options_.observers);
-      finished.emplace_back(entry.sequence, Finished{std::move(entry.request), std::move(status)});
+    if (absl::Status unrunnable = RunnableWhenTaken(*entry.request, picked_ns); !unrunnable.ok()) {
+      finished.push_back(Unexecuted(entry, std::move(unrunnable)));
     } else {
       live.push_back(std::move(entry));
     }
@@ -462,14 +459,16 @@ void DynamicBatchScheduler::DeliveryLoop() {
 void DynamicBatchScheduler::Reject(std::vector<Entry> rejected) {
   std::vector<std::pair<uint64_t, Finished>> finished;
   finished.reserve(rejected.size());
-  for (Entry& entry : rejected) {
-    absl::Status status = absl::DeadlineExceededError(
-        absl::StrCat("request timed out in the queue of model '", entry.request->model_name, "'"));
-    RecordUnexecuted(*entry.request, status, RequestPath::kExpiredInQueue, *options_.clock,
-                     options_.observers);
-    finished.emplace_back(entry.sequence, Finished{std::move(entry.request), std::move(status)});
-  }
+  for (Entry& entry : rejected)
+    finished.push_back(Unexecuted(entry, TimedOutInQueue(*entry.request)));
   DeliverAll(std::move(finished));
+}
+
+std::pair<uint64_t, DynamicBatchScheduler::Finished> DynamicBatchScheduler::Unexecuted(
+    Entry& entry, absl::Status status) {
+  RecordUnexecuted(*entry.request, status, RequestPath::kExpiredInQueue, *options_.clock,
+                   options_.observers);
+  return {entry.sequence, Finished{std::move(entry.request), std::move(status)}};
 }
 
 void DynamicBatchScheduler::DeliverAll(std::vector<std::pair<uint64_t, Finished>> finished) {

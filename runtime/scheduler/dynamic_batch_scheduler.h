@@ -169,6 +169,9 @@ class DynamicBatchScheduler : public Scheduler {
   std::vector<Entry> TakeLocked(size_t count) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Execute(size_t index, std::vector<Entry> batch, int64_t picked_ns);
   void Reject(std::vector<Entry> rejected);
+  // Tells the observers that `entry` failed in the queue with `status` and takes its request, to
+  // be delivered with that status.
+  std::pair<uint64_t, Finished> Unexecuted(Entry& entry, absl::Status status);
   // Calls on_complete for each (held back until earlier sequences are delivered when ordering is
   // preserved) and destroys the requests.
   void DeliverAll(std::vector<std::pair<uint64_t, Finished>> finished);

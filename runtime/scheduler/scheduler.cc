@@ -62,13 +62,18 @@ std::vector<absl::StatusOr<core::InferenceResponse>> ExecuteBatch(
   return results;
 }
 
-bool IsCancelled(const core::InferenceRequest& request) {
-  return request.is_cancelled && request.is_cancelled();
+absl::Status TimedOutInQueue(const core::InferenceRequest& request) {
+  return absl::DeadlineExceededError(
+      absl::StrCat("request timed out in the queue of model '", request.model_name, "'"));
 }
 
-absl::Status CancelledInQueue(const core::InferenceRequest& request) {
-  return absl::CancelledError(absl::StrCat("request to model '", request.model_name,
-                                           "' was cancelled by the client while queued"));
+absl::Status RunnableWhenTaken(const core::InferenceRequest& request, int64_t now) {
+  if (request.deadline_ns > 0 && now >= request.deadline_ns) return TimedOutInQueue(request);
+  if (request.is_cancelled && request.is_cancelled()) {
+    return absl::CancelledError(absl::StrCat("request to model '", request.model_name,
+                                             "' was cancelled by the client while queued"));
+  }
+  return absl::OkStatus();
 }
 
 void RecordUnexecuted(const core::InferenceRequest& request, const absl::Status& status,

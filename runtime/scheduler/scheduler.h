@@ -61,14 +61,16 @@ std::vector<absl::StatusOr<core::InferenceResponse>> ExecuteBatch(
     const BatchExecutor& executor, absl::Span<core::InferenceRequest* const> batch, size_t instance,
     int64_t picked_ns, const core::Clock& clock, const ObserverList& observers);
 
+// The DEADLINE_EXCEEDED status of a request whose timeout or deadline passed while it was queued.
+absl::Status TimedOutInQueue(const core::InferenceRequest& request);
+
+// Whether an instance taking `request` at `now` may run it: OK, or the status to answer it with
+// instead: DEADLINE_EXCEEDED when its deadline_ns has passed, CANCELLED when its caller has
+// cancelled it (core::InferenceRequest::is_cancelled).
+absl::Status RunnableWhenTaken(const core::InferenceRequest& request, int64_t now);
+
 // Tells the observers that `request` failed with `status` without executing (`path` is kRefused or
 // kExpiredInQueue). Does not call on_complete.
-// True when the request's caller has cancelled it (core::InferenceRequest::is_cancelled).
-bool IsCancelled(const core::InferenceRequest& request);
-
-// The CANCELLED status a cancelled request is answered with.
-absl::Status CancelledInQueue(const core::InferenceRequest& request);
-
 void RecordUnexecuted(const core::InferenceRequest& request, const absl::Status& status,
                       RequestPath path, const core::Clock& clock, const ObserverList& observers);
 
