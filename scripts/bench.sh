@@ -68,24 +68,36 @@ mkdir -p "$WORK/pyproto"
   inference/grpc_service.proto inference/model_config.proto)
 
 # --- gridserve on 127.0.0.1, free ports -----------------------------------------------------
+stop_server() {  # PID
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 75); do kill -0 "$1" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+# start_server NAME FLAGS...: starts gridserve with its log in $BENCH_OUT/NAME.log, waits until it
+# is ready, and prints "PID URL" (PID: the gridserve process under timeout); prints nothing and
+# leaves no server behind when it does not come up.
+start_server() {
+  local name="$1"
+  shift
+  timeout 1200 "$GRIDSERVE" --model-repository="$WORK/repo" --grpc-address=127.0.0.1 \
+    --grpc-port=0 --http-address=127.0.0.1 --http-port=0 --exit-timeout-secs=5 "$@" \
+    >"$BENCH_OUT/$name.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 300); do
+    grep -q "gridserve ready" "$BENCH_OUT/$name.log" && break
+    kill -0 "$pid" 2>/dev/null || { cat "$BENCH_OUT/$name.log" >&2; return 1; }
+    sleep 0.2
+  done
+  local url
+  url="$(grep -o 'gRPC listening on 127.0.0.1:[0-9]*' "$BENCH_OUT/$name.log" | head -1 |
+    sed 's/gRPC listening on //' || true)"
+  [ -n "$url" ] || { log "$name did not report its port"; stop_server "$pid"; return 1; }
+  echo "$pid $url"
+}
 log "starting gridserve"
-timeout 1200 "$GRIDSERVE" --model-repository="$WORK/repo" \
-  --grpc-address=127.0.0.1 --grpc-port=0 --metrics-address=127.0.0.1 --metrics-port=0 \
-  --http-address=127.0.0.1 --http-port=0 --exit-timeout-secs=5 \
-  >"$BENCH_OUT/gridserve.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 300); do
-  grep -q "gridserve ready" "$BENCH_OUT/gridserve.log" && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$BENCH_OUT/gridserve.log" >&2; exit 1; }
-  sleep 0.2
-done
-URL="$(grep -o 'gRPC listening on 127.0.0.1:[0-9]*' "$BENCH_OUT/gridserve.log" | head -1 |
-  sed 's/gRPC listening on //' || true)"
-if [ -z "$URL" ]; then
-  log "gridserve did not report its port"
-  cat "$BENCH_OUT/gridserve.log" >&2
-  exit 1
-fi
+read -r SERVER_PID URL <<<"$(start_server gridserve --metrics-address=127.0.0.1 --metrics-port=0)"
+[ -n "${URL:-}" ] || exit 1
 log "gridserve pid $SERVER_PID at $URL"
 # The gridserve process (timeout is its parent).
 GS_PID="$(pgrep -P "$SERVER_PID" -x gridserve || echo "$SERVER_PID")"
@@ -242,32 +254,6 @@ echo "{\"rss_before_kib\": $RSS_BEFORE, \"rss_after_kib\": $RSS_AFTER," \
 # history of the steps above; the main server is stopped first. The best configuration's
 # throughput step alternates between them, the order swapped every round. Then the observer's
 # own cost per request (Google Benchmark).
-stop_server() {  # PID
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 75); do kill -0 "$1" 2>/dev/null || break; sleep 0.2; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-# start_server NAME FLAGS...: starts gridserve with its log in $BENCH_OUT/NAME.log, waits until it
-# is ready, and prints "PID URL" (PID: the gridserve process under timeout).
-start_server() {
-  local name="$1"
-  shift
-  timeout 1200 "$GRIDSERVE" --model-repository="$WORK/repo" --grpc-address=127.0.0.1 \
-    --grpc-port=0 --http-address=127.0.0.1 --http-port=0 --exit-timeout-secs=5 "$@" \
-    >"$BENCH_OUT/$name.log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 300); do
-    grep -q "gridserve ready" "$BENCH_OUT/$name.log" && break
-    kill -0 "$pid" 2>/dev/null || { cat "$BENCH_OUT/$name.log" >&2; return 1; }
-    sleep 0.2
-  done
-  local url
-  url="$(grep -o 'gRPC listening on 127.0.0.1:[0-9]*' "$BENCH_OUT/$name.log" | head -1 |
-    sed 's/gRPC listening on //' || true)"
-  [ -n "$url" ] || { log "$name did not report its port"; return 1; }
-  echo "$pid $url"
-}
 log "stopping the main gridserve; starting two fresh ones, with and without metrics"
 stop_server "$SERVER_PID"
 SERVER_PID=""

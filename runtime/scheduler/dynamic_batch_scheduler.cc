@@ -459,8 +459,9 @@ void DynamicBatchScheduler::DeliveryLoop() {
 void DynamicBatchScheduler::Reject(std::vector<Entry> rejected) {
   std::vector<std::pair<uint64_t, Finished>> finished;
   finished.reserve(rejected.size());
-  for (Entry& entry : rejected)
+  for (Entry& entry : rejected) {
     finished.push_back(Unexecuted(entry, TimedOutInQueue(*entry.request)));
+  }
   DeliverAll(std::move(finished));
 }
 

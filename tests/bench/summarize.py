@@ -59,6 +59,14 @@ def server_cores(name):
     return statistics.median(values) if values else None
 
 
+def server_us_per_request(name, s):
+    """gridserve's CPU time per answered request in step(s) NAME (median step `s`), in us."""
+    c = server_cores(name)
+    if not c or not s or s["throughput_infer_per_s"] <= 0:
+        return None
+    return c * 1e6 / s["throughput_infer_per_s"]
+
+
 def cores(value):
     return "?" if value is None else f"{value:.2f}"
 
@@ -237,16 +245,14 @@ if eff_gs and mirror:
     # the load generator. The server's throughput is at most cores / (CPU per request).
     grpc_path = median_step("efficiency_grpc_path")
     grpc_cores = server_cores("efficiency_grpc_path")
+    server_us = server_us_per_request("efficiency_gridserve", eff_gs)
+    path_us = server_us_per_request("efficiency_grpc_path", grpc_path)
     fastest = max([*mirror, *([other] if other else [])], key=lambda b: b["items_per_second"])
     compute_us = fastest.get("process_cpu_us_per_item")
     machine_cores = (load("context_start") or {}).get("cores") or 2
-    if (gs_cores and grpc_path and grpc_cores and compute_us
-            and eff_gs.get("client_cpu_us_per_request")
-            and eff_gs["throughput_infer_per_s"] > 0 and grpc_path["throughput_infer_per_s"] > 0):
+    if server_us and path_us and compute_us and eff_gs.get("client_cpu_us_per_request"):
         in_rate = fastest["items_per_second"]
-        server_us = gs_cores * 1e6 / eff_gs["throughput_infer_per_s"]
         client_us = eff_gs["client_cpu_us_per_request"]
-        path_us = grpc_cores * 1e6 / grpc_path["throughput_infer_per_s"]
         path_client_us = grpc_path.get("client_cpu_us_per_request") or 0
         budget = machine_cores * 1e6
         ceiling = budget / (compute_us + path_us + client_us) / in_rate
@@ -384,10 +390,9 @@ if r is not None:
     p(f"\nOn / off, per round, median: **{r:.3f}** (spread of the rounds: "
       f"{'/'.join(f'{a / b:.3f}' for a, b in zip(mon['throughput_all'], moff['throughput_all']))})"
       f".")
-    con, coff = server_cores("metrics_on"), server_cores("metrics_off")
-    if con and coff:
-        us_on = con * 1e6 / mon["throughput_infer_per_s"]
-        us_off = coff * 1e6 / moff["throughput_infer_per_s"]
+    us_on = server_us_per_request("metrics_on", mon)
+    us_off = server_us_per_request("metrics_off", moff)
+    if us_on and us_off:
         p(f"Server CPU per request (less sensitive to the other sessions than throughput): "
           f"{us_on:.1f} us with metrics, {us_off:.1f} us without ({100 * (us_on / us_off - 1):+.1f}%).")
     if obs:
@@ -395,9 +400,8 @@ if r is not None:
         one = per.get("BM_MetricsPerRequest/triton_names:0/real_time/threads:1")
         two = per.get("BM_MetricsPerRequest/triton_names:0/real_time/threads:2")
         tri = per.get("BM_MetricsPerRequest/triton_names:1/real_time/threads:2")
-        on_cores = server_cores("metrics_on")
-        if one and two and on_cores:
-            cpu_ns_per_request = on_cores * 1e9 / mon["throughput_infer_per_s"]
+        if one and two and us_on:
+            cpu_ns_per_request = us_on * 1e3
             # CPU ns per request with two threads contending: 2 threads' CPU seconds over the
             # requests both did (Google Benchmark sums CPU time over threads).
             worst = 2e9 / two["items_per_second"]
