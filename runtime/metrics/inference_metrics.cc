@@ -64,36 +64,32 @@ absl::StatusOr<std::unique_ptr<InferenceMetrics>> InferenceMetrics::Create(
   if (triton_names) {
     TritonFamilies& t = m->triton_;
     // Triton's own help texts, so its dashboards' tooltips read the same.
-    const std::pair<Family<Counter>**, std::pair<const char*, const char*>> counters[] = {
-        {&t.request_success,
-         {"nv_inference_request_success",
-          "Number of successful inference requests, all batch sizes"}},
-        {&t.request_failure,
-         {"nv_inference_request_failure", "Number of failed inference requests, all batch sizes"}},
-        {&t.inference_count,
-         {"nv_inference_count",
-          "Number of inferences performed (does not include cached requests)"}},
-        {&t.exec_count,
-         {"nv_inference_exec_count",
-          "Number of model executions performed (does not include cached requests)"}},
-        {&t.request_duration_us,
-         {"nv_inference_request_duration_us",
-          "Cumulative inference request duration in microseconds"}},
-        {&t.queue_duration_us,
-         {"nv_inference_queue_duration_us",
-          "Cumulative inference queuing duration in microseconds"}},
-        {&t.compute_input_duration_us,
-         {"nv_inference_compute_input_duration_us",
-          "Cumulative compute input duration in microseconds"}},
-        {&t.compute_infer_duration_us,
-         {"nv_inference_compute_infer_duration_us",
-          "Cumulative compute inference duration in microseconds"}},
-        {&t.compute_output_duration_us,
-         {"nv_inference_compute_output_duration_us",
-          "Cumulative inference compute output duration in microseconds"}},
+    struct {
+      Family<Counter>** family;
+      const char* name;
+      const char* help;
+    } const counters[] = {
+        {&t.request_success, "nv_inference_request_success",
+         "Number of successful inference requests, all batch sizes"},
+        {&t.request_failure, "nv_inference_request_failure",
+         "Number of failed inference requests, all batch sizes"},
+        {&t.inference_count, "nv_inference_count",
+         "Number of inferences performed (does not include cached requests)"},
+        {&t.exec_count, "nv_inference_exec_count",
+         "Number of model executions performed (does not include cached requests)"},
+        {&t.request_duration_us, "nv_inference_request_duration_us",
+         "Cumulative inference request duration in microseconds"},
+        {&t.queue_duration_us, "nv_inference_queue_duration_us",
+         "Cumulative inference queuing duration in microseconds"},
+        {&t.compute_input_duration_us, "nv_inference_compute_input_duration_us",
+         "Cumulative compute input duration in microseconds"},
+        {&t.compute_infer_duration_us, "nv_inference_compute_infer_duration_us",
+         "Cumulative compute inference duration in microseconds"},
+        {&t.compute_output_duration_us, "nv_inference_compute_output_duration_us",
+         "Cumulative inference compute output duration in microseconds"},
     };
-    for (const auto& [family, name_help] : counters) {
-      ASSIGN_OR_RETURN(*family, Register<Counter>(registry, name_help.first, name_help.second));
+    for (const auto& counter : counters) {
+      ASSIGN_OR_RETURN(*counter.family, Register<Counter>(registry, counter.name, counter.help));
     }
     ASSIGN_OR_RETURN(
         t.pending_request_count,

@@ -17,12 +17,11 @@ namespace gridserve::metrics {
 // pointers: copy freely, use from any thread, valid until InferenceMetrics::RemoveModelVersion
 // for this version.
 struct ModelVersionMetrics {
-  prometheus::Counter* requests_success =
-      nullptr;  // gridserve_inference_requests_total{outcome=success}
-  prometheus::Counter* requests_failure =
-      nullptr;                                // gridserve_inference_requests_total{outcome=failure}
-  prometheus::Counter* items = nullptr;       // + batch size of each request
-  prometheus::Counter* executions = nullptr;  // + 1 per executed batch
+  // gridserve_inference_requests_total{outcome="success"} and {outcome="failure"}.
+  prometheus::Counter* requests_success = nullptr;
+  prometheus::Counter* requests_failure = nullptr;
+  prometheus::Counter* items = nullptr;               // + batch size of each request
+  prometheus::Counter* executions = nullptr;          // + 1 per executed batch
   prometheus::Histogram* request_duration = nullptr;  // seconds, receipt to response, every request
   prometheus::Histogram* queue_duration = nullptr;    // seconds, enqueue to batch start
   prometheus::Histogram* compute_input = nullptr;     // seconds, phase="input" (gather inputs)
@@ -38,18 +37,19 @@ struct ModelVersionMetrics {
   // durations add the phase time of the request's batch once per request.
   struct Triton {
     prometheus::Counter* request_success = nullptr;  // nv_inference_request_success
-    prometheus::Counter* failure_rejected =
-        nullptr;  // nv_inference_request_failure{reason=REJECTED}
-    prometheus::Counter* failure_canceled = nullptr;            // ... reason="CANCELED"
-    prometheus::Counter* failure_backend = nullptr;             // ... reason="BACKEND"
-    prometheus::Counter* failure_other = nullptr;               // ... reason="OTHER"
-    prometheus::Counter* inference_count = nullptr;             // nv_inference_count (items)
-    prometheus::Counter* exec_count = nullptr;                  // nv_inference_exec_count (batches)
-    prometheus::Counter* request_duration_us = nullptr;         // nv_inference_request_duration_us
-    prometheus::Counter* queue_duration_us = nullptr;           // nv_inference_queue_duration_us
-    prometheus::Counter* compute_input_duration_us = nullptr;   // nv_inference_compute_input_...
-    prometheus::Counter* compute_infer_duration_us = nullptr;   // nv_inference_compute_infer_...
-    prometheus::Counter* compute_output_duration_us = nullptr;  // nv_inference_compute_output_...
+    // nv_inference_request_failure{reason="REJECTED"}, "CANCELED", "BACKEND", "OTHER".
+    prometheus::Counter* failure_rejected = nullptr;
+    prometheus::Counter* failure_canceled = nullptr;
+    prometheus::Counter* failure_backend = nullptr;
+    prometheus::Counter* failure_other = nullptr;
+    prometheus::Counter* inference_count = nullptr;  // nv_inference_count (items)
+    prometheus::Counter* exec_count = nullptr;       // nv_inference_exec_count (batches)
+    // nv_inference_{request,queue,compute_input,compute_infer,compute_output}_duration_us.
+    prometheus::Counter* request_duration_us = nullptr;
+    prometheus::Counter* queue_duration_us = nullptr;
+    prometheus::Counter* compute_input_duration_us = nullptr;
+    prometheus::Counter* compute_infer_duration_us = nullptr;
+    prometheus::Counter* compute_output_duration_us = nullptr;
     prometheus::Gauge* pending_request_count = nullptr;  // nv_inference_pending_request_count
   };
   const Triton* triton = nullptr;  // owned by InferenceMetrics; nullptr when not exported

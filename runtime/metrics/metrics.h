@@ -1,20 +1,20 @@
 #pragma once
 
 // gridserve's metrics are prometheus-cpp's (Debian's prometheus-cpp-dev 1.0.1): counters, gauges
-// and histograms live in a prometheus::Registry, which also renders them. This header holds the
-// little the library leaves to us: registration that returns absl::Status instead of throwing,
-// bucket layouts, and the exposition of several collectables as one /metrics body.
+// and histograms live in a prometheus::Registry; prometheus::TextSerializer renders them. This
+// header holds the little the library leaves to us: registration that returns absl::Status
+// instead of throwing, bucket layouts, and several collectables as one sorted /metrics body.
 //
 // How a module adds a family (once, at set-up; the hot path only touches the metric):
 //
 //   // In the module's `XxxMetrics::Create(prometheus::Registry* registry)`:
-//   ASSIGN_OR_RETURN(prometheus::Family<prometheus::Counter>* loads,
-//                    metrics::Register<prometheus::Counter>(registry,
-//                    "gridserve_model_loads_total",
-//                                                           "Model loads, by result."));
+//   ASSIGN_OR_RETURN(
+//       prometheus::Family<prometheus::Counter>* loads,
+//       metrics::Register<prometheus::Counter>(registry, "gridserve_model_loads_total",
+//                                              "Model loads, by result."));
 //   // When the label values are known (a model loads), keep the reference:
 //   prometheus::Counter& ok = loads->Add({{"model", name}, {"result", "success"}});
-//   ok.Increment();  // lock-free, from any thread
+//   ok.Increment();  // lock-free (one CAS), from any thread
 //
 // Histograms take their bounds per label set: `family->Add(labels, DefaultLatencyBuckets())`.
 // A family whose values come from elsewhere at scrape time (procfs, a scheduler's queue) is a
