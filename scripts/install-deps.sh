@@ -15,7 +15,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # Abseil, logging, HTTP (cpp-httplib, the REST front end), SQLite
   libabsl-dev libspdlog-dev libcpp-httplib-dev libsqlite3-dev
-  # Prometheus client: metric types, text exposition and the /metrics exposer (civetweb)
+  # Prometheus client library (we link prometheus-cpp-core: metric types, text exposition)
   prometheus-cpp-dev
   # tests and benchmarks; prometheus provides promtool (metrics/rules checks) and the e2e scraper
   libgtest-dev libgmock-dev libbenchmark-dev prometheus

@@ -23,10 +23,10 @@ namespace gridserve::http {
 // (metrics::SerializeText: prometheus-cpp's TextSerializer). Every other path answers 404. Does not
 // own the collectables, which must outlive it.
 //
-// Why not prometheus::Exposer (prometheus-cpp-pull, civetweb): its stop takes a second or more
-// (civetweb's accept loop polls in 1 s quanta), it matches /metrics as a prefix (/metricsx
+// Why not prometheus::Exposer (prometheus-cpp-pull, civetweb): destroying one took about 1 s
+// even with no client (measured; see README.md), it matches /metrics as a prefix (/metricsx
 // answers), sends no `version=0.0.4` in the Content-Type, and adds its own exposer_* families;
-// the REST front end already brings cpp-httplib, so one HTTP library serves both ports.
+// cpp-httplib is already the project's HTTP library (and the REST front end's).
 //
 // Lifecycle: kNew --Start()--> kServing --Stop()--> kStopped (terminal). A failed Start() leaves
 // kNew. Stop() is idempotent and also called by the destructor; it returns once the listener and
