@@ -102,6 +102,16 @@ const std::map<std::string, Flag>& Flags() {
       {"cpu-cores",
        {"Cores shared by a model's instances for intra-op threads (default: all)", false,
         Int(&ServerOptions::cpu_cores, 0, 4096)}},
+      {"blas-coretype",
+       {"OpenBLAS kernels: auto (replace a generic fallback core with the best one this CPU "
+        "runs), openblas (keep OpenBLAS's choice) or a core name such as SkylakeX (default auto; "
+        "an OPENBLAS_CORETYPE set at start is kept under auto)",
+        false,
+        [](const std::string& v, ServerOptions* o) {
+          if (!cpu::IsValidCoretypeRequest(v)) return false;
+          o->blas_coretype = v;
+          return true;
+        }}},
   };
   return *flags;
 }
