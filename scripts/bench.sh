@@ -9,6 +9,8 @@
 #   BENCH_OUT   where results go (default $BUILD_DIR/bench)
 #   WINDOW_MS   measurement window of each gridserve-perf step (default 3000)
 #   REPS        rounds of each alternating comparison; the summary takes medians (default 4)
+#   BENCH_ONLY  "metrics": only the warm-up and step 7 (metrics on/off and the observer), on
+#               BEST_MODEL at BEST_C (default linear4_dyn_1i at 128, the last full run's best)
 #
 # Starts gridserve (and a plain Python gRPC server) on 127.0.0.1 with ports the kernel picks, and
 # stops them on exit. Every load is bounded in time; the whole run takes about 6 minutes.
@@ -146,6 +148,9 @@ done
 
 # The cores are shared with other work, so every comparison alternates its two sides, REPS
 # times, and the summary takes medians.
+if [ "${BENCH_ONLY:-}" = metrics ]; then
+  BEST_MODEL="${BEST_MODEL:-linear4_dyn_1i}" BEST_C="${BEST_C:-128}"
+else
 # --- 1. Dynamic batching on vs off, concurrency 1/8/32/128 --------------------------------
 for r in $(seq "$REPS"); do
   for c in 1 8 32 128; do
@@ -247,6 +252,8 @@ perf "after_overload_c1" add_sub "$URL" 1
 echo "{\"rss_before_kib\": $RSS_BEFORE, \"rss_after_kib\": $RSS_AFTER," \
   "\"rss_after_again_kib\": $RSS_AFTER2, \"server_alive\": \"$ALIVE\"}" \
   >"$BENCH_OUT/overload_rss.json"
+
+fi  # BENCH_ONLY
 
 # --- 7. Cost of the metrics path --------------------------------------------------------------
 # Two fresh servers on the same repository, one with metrics (scraped once a second during its

@@ -13,8 +13,10 @@ packages=(
   libjemalloc-dev
   # gRPC 1.51 + Protocol Buffers 3.21
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  # Abseil, logging, HTTP for /metrics, SQLite
+  # Abseil, logging, HTTP (cpp-httplib, the REST front end), SQLite
   libabsl-dev libspdlog-dev libcpp-httplib-dev libsqlite3-dev
+  # Prometheus client library (we link prometheus-cpp-core: metric types, text exposition)
+  prometheus-cpp-dev
   # tests and benchmarks; prometheus provides promtool (metrics/rules checks) and the e2e scraper
   libgtest-dev libgmock-dev libbenchmark-dev prometheus
   # model scripts run with /usr/bin/python3 and Debian's torch

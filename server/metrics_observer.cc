@@ -12,7 +12,8 @@ metrics::FailureReason ReasonOf(const scheduler::RequestRecord& record) {
   return metrics::FailureReason::kRejected;
 }
 
-uint64_t Micros(int64_t ns) { return ns > 0 ? static_cast<uint64_t>(ns / 1000) : 0; }
+// Whole microseconds, as Triton counts them.
+double Micros(int64_t ns) { return ns > 0 ? static_cast<double>(ns / 1000) : 0; }
 
 }  // namespace
 
@@ -46,7 +47,7 @@ void MetricsObserver::OnRequestFinished(const scheduler::RequestRecord& record) 
   }
   if (record.code == absl::StatusCode::kOk) {
     m_.requests_success->Increment();
-    m_.items->IncrementBy(static_cast<uint64_t>(record.items));
+    m_.items->Increment(static_cast<double>(record.items));
   } else {
     m_.requests_failure->Increment();
   }
@@ -62,12 +63,12 @@ void MetricsObserver::RecordTriton(const scheduler::RequestRecord& record) {
     return;
   }
   t.request_success->Increment();
-  t.inference_count->IncrementBy(static_cast<uint64_t>(record.items));
-  t.request_duration_us->IncrementBy(Micros(record.finish_ns - record.arrive_ns));
-  t.queue_duration_us->IncrementBy(Micros(record.timings.queue_ns));
-  t.compute_input_duration_us->IncrementBy(Micros(record.timings.compute_input_ns));
-  t.compute_infer_duration_us->IncrementBy(Micros(record.timings.compute_infer_ns));
-  t.compute_output_duration_us->IncrementBy(Micros(record.timings.compute_output_ns));
+  t.inference_count->Increment(static_cast<double>(record.items));
+  t.request_duration_us->Increment(Micros(record.finish_ns - record.arrive_ns));
+  t.queue_duration_us->Increment(Micros(record.timings.queue_ns));
+  t.compute_input_duration_us->Increment(Micros(record.timings.compute_input_ns));
+  t.compute_infer_duration_us->Increment(Micros(record.timings.compute_infer_ns));
+  t.compute_output_duration_us->Increment(Micros(record.timings.compute_output_ns));
 }
 
 }  // namespace gridserve::server

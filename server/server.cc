@@ -8,10 +8,10 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "prometheus/registry.h"
 #include "runtime/backend/torchscript_backend.h"
 #include "runtime/metrics/host_collector.h"
 #include "runtime/metrics/inference_metrics.h"
-#include "runtime/metrics/metrics.h"
 #include "runtime/metrics/process_collector.h"
 #include "runtime/repository/model_manager.h"
 #include "server/grpc/inference_service.h"
@@ -54,20 +54,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   std::unique_ptr<Server> server(new Server());
   server->options_ = options;
 
-  // Metrics first, so model loads are observed from the start.
-  server->registry_ = std::make_unique<metrics::Registry>();
+  // Metrics first, so model loads are observed from the start. Throw on a duplicate family name:
+  // two modules must not silently share one.
+  server->registry_ =
+      std::make_unique<prometheus::Registry>(prometheus::Registry::InsertBehavior::Throw);
   absl::StatusOr<std::unique_ptr<metrics::ProcessCollector>> process =
       metrics::ProcessCollector::Create({});
   if (!process.ok()) return process.status();
-  if (absl::Status s = server->registry_->AddCollector(*std::move(process)); !s.ok()) return s;
+  server->process_collector_ = *std::move(process);
   metrics::InferenceMetrics::Options metrics_options;
   metrics_options.triton_names = options.metrics_triton_names;
   if (options.metrics_triton_names && options.allow_cpu_metrics) {
-    if (absl::Status s =
-            server->registry_->AddCollector(std::make_unique<metrics::HostCollector>());
-        !s.ok()) {
-      return s;
-    }
+    server->host_collector_ = std::make_unique<metrics::HostCollector>();
   }
   absl::StatusOr<std::unique_ptr<metrics::InferenceMetrics>> inference_metrics =
       metrics::InferenceMetrics::Create(server->registry_.get(), metrics_options);
@@ -79,8 +77,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
     http::MetricsHttpServer::Options http_options;
     http_options.address = options.metrics_address;
     http_options.port = options.metrics_port;
+    std::vector<const prometheus::Collectable*> collectables = {server->registry_.get(),
+                                                                server->process_collector_.get()};
+    if (server->host_collector_) collectables.push_back(server->host_collector_.get());
     absl::StatusOr<std::unique_ptr<http::MetricsHttpServer>> http =
-        http::MetricsHttpServer::Create(http_options, server->registry_.get());
+        http::MetricsHttpServer::Create(http_options, std::move(collectables));
     if (!http.ok()) return http.status();
     server->metrics_http_ = *std::move(http);
     if (absl::Status s = server->metrics_http_->Start(); !s.ok()) return s;

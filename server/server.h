@@ -13,9 +13,13 @@ class Server;
 namespace gridserve::repository {
 class ModelManager;
 }
-namespace gridserve::metrics {
+namespace prometheus {
 class Registry;
+}
+namespace gridserve::metrics {
+class HostCollector;
 class InferenceMetrics;
+class ProcessCollector;
 }  // namespace gridserve::metrics
 namespace gridserve::http {
 class MetricsHttpServer;
@@ -58,7 +62,9 @@ class Server {
 
   ServerOptions options_;
   // Declared first: destroyed last, after everything that holds metric handles.
-  std::unique_ptr<metrics::Registry> registry_;
+  std::unique_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<metrics::ProcessCollector> process_collector_;
+  std::unique_ptr<metrics::HostCollector> host_collector_;  // --allow-cpu-metrics with Triton names
   std::unique_ptr<metrics::InferenceMetrics> inference_metrics_;
   std::unique_ptr<http::MetricsHttpServer> metrics_http_;
   std::unique_ptr<repository::ModelManager> models_;

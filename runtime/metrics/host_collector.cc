@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "runtime/metrics/metrics.h"
 #include "runtime/metrics/read_file.h"
 
 namespace gridserve::metrics {
@@ -21,19 +22,7 @@ std::optional<double> MeminfoBytes(const std::string& meminfo, absl::string_view
   return std::nullopt;
 }
 
-void AddGauge(const char* name, const char* help, std::optional<double> value,
-              std::vector<FamilySnapshot>* out) {
-  if (!value) return;
-  MetricSnapshot metric;
-  metric.value = *value;
-  out->push_back(FamilySnapshot{name, help, MetricType::kGauge, {std::move(metric)}});
-}
-
 }  // namespace
-
-std::vector<std::string> HostCollector::FamilyNames() const {
-  return {"nv_cpu_utilization", "nv_cpu_memory_total_bytes", "nv_cpu_memory_used_bytes"};
-}
 
 std::optional<double> HostCollector::Utilization() const {
   std::optional<std::string> stat = ReadWholeFile(options_.proc_stat_path);
@@ -61,18 +50,24 @@ std::optional<double> HostCollector::Utilization() const {
   return last_utilization_;
 }
 
-void HostCollector::Collect(std::vector<FamilySnapshot>* out) const {
-  AddGauge("nv_cpu_utilization", "CPU utilization rate [0.0 - 1.0]", Utilization(), out);
+std::vector<prometheus::MetricFamily> HostCollector::Collect() const {
+  constexpr prometheus::MetricType kGauge = prometheus::MetricType::Gauge;
+  std::vector<prometheus::MetricFamily> out;
+  AppendSingleValue("nv_cpu_utilization", "CPU utilization rate [0.0 - 1.0]", kGauge, Utilization(),
+                    &out);
   std::optional<std::string> meminfo = ReadWholeFile(options_.proc_meminfo_path);
   std::optional<double> total, available;
   if (meminfo) {
     total = MeminfoBytes(*meminfo, "MemTotal");
     available = MeminfoBytes(*meminfo, "MemAvailable");
   }
-  AddGauge("nv_cpu_memory_total_bytes", "CPU total memory (RAM), in bytes", total, out);
+  AppendSingleValue("nv_cpu_memory_total_bytes", "CPU total memory (RAM), in bytes", kGauge, total,
+                    &out);
   std::optional<double> used;
   if (total && available) used = *total - *available;
-  AddGauge("nv_cpu_memory_used_bytes", "CPU used memory (RAM), in bytes", used, out);
+  AppendSingleValue("nv_cpu_memory_used_bytes", "CPU used memory (RAM), in bytes", kGauge, used,
+                    &out);
+  return out;
 }
 
 }  // namespace gridserve::metrics

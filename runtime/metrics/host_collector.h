@@ -8,7 +8,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "runtime/metrics/metrics.h"
+#include "prometheus/collectable.h"
+#include "prometheus/metric_family.h"
 
 namespace gridserve::metrics {
 
@@ -20,7 +21,7 @@ namespace gridserve::metrics {
 //   nv_cpu_memory_total_bytes  MemTotal of /proc/meminfo
 //   nv_cpu_memory_used_bytes   MemTotal - MemAvailable
 // A value whose file cannot be read or parsed is left out of that scrape. Thread-safe.
-class HostCollector final : public Collector {
+class HostCollector final : public prometheus::Collectable {
  public:
   struct Options {
     std::string proc_stat_path = "/proc/stat";
@@ -30,8 +31,7 @@ class HostCollector final : public Collector {
   HostCollector() : HostCollector(Options()) {}
   explicit HostCollector(Options options) : options_(std::move(options)) {}
 
-  std::vector<std::string> FamilyNames() const override;
-  void Collect(std::vector<FamilySnapshot>* out) const override;
+  std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   struct CpuTimes {

@@ -3,48 +3,54 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "runtime/metrics/metrics.h"
 
 namespace gridserve::metrics {
 
-// Handles to one model version's metrics. Plain pointers into the registry: copy freely, use from
-// any thread, valid until InferenceMetrics::RemoveModelVersion for this version.
+// Handles to one model version's metrics: prometheus-cpp metrics owned by the registry. Plain
+// pointers: copy freely, use from any thread, valid until InferenceMetrics::RemoveModelVersion
+// for this version.
 struct ModelVersionMetrics {
-  Counter* requests_success = nullptr;     // gridserve_inference_requests_total{outcome="success"}
-  Counter* requests_failure = nullptr;     // gridserve_inference_requests_total{outcome="failure"}
-  Counter* items = nullptr;                // + batch size of each request
-  Counter* executions = nullptr;           // + 1 per executed batch
-  Histogram* request_duration = nullptr;   // seconds, receipt to response, every request
-  Histogram* queue_duration = nullptr;     // seconds, enqueue to batch start
-  Histogram* compute_input = nullptr;      // seconds, phase="input" (gather/concatenate inputs)
-  Histogram* compute_infer = nullptr;      // seconds, phase="infer" (forward)
-  Histogram* compute_output = nullptr;     // seconds, phase="output" (split/serialize outputs)
-  Histogram* batch_size = nullptr;         // items per executed batch
-  Gauge* pending_requests = nullptr;       // +1 on enqueue, -1 when a batch takes it
-  Gauge* ready = nullptr;                  // gridserve_model_ready: 1 serving, 0 otherwise
-  Gauge* load_duration_seconds = nullptr;  // gridserve_model_load_duration_seconds
+  // gridserve_inference_requests_total{outcome="success"} and {outcome="failure"}.
+  prometheus::Counter* requests_success = nullptr;
+  prometheus::Counter* requests_failure = nullptr;
+  prometheus::Counter* items = nullptr;               // + batch size of each request
+  prometheus::Counter* executions = nullptr;          // + 1 per executed batch
+  prometheus::Histogram* request_duration = nullptr;  // seconds, receipt to response, every request
+  prometheus::Histogram* queue_duration = nullptr;    // seconds, enqueue to batch start
+  prometheus::Histogram* compute_input = nullptr;     // seconds, phase="input" (gather inputs)
+  prometheus::Histogram* compute_infer = nullptr;     // seconds, phase="infer" (forward)
+  prometheus::Histogram* compute_output = nullptr;    // seconds, phase="output" (split outputs)
+  prometheus::Histogram* batch_size = nullptr;        // items per executed batch
+  prometheus::Gauge* pending_requests = nullptr;      // +1 on enqueue, -1 when a batch takes it
+  prometheus::Gauge* ready = nullptr;                 // gridserve_model_ready: 1 serving, else 0
+  prometheus::Gauge* load_duration_seconds = nullptr;  // gridserve_model_load_duration_seconds
 
   // Triton's nv_inference_* families, or nullptr unless Options::triton_names. Durations are
   // whole microseconds, counted for successful requests only (as Triton does); the compute
   // durations add the phase time of the request's batch once per request.
   struct Triton {
-    Counter* request_success = nullptr;      // nv_inference_request_success
-    Counter* failure_rejected = nullptr;     // nv_inference_request_failure{reason="REJECTED"}
-    Counter* failure_canceled = nullptr;     // ... reason="CANCELED"
-    Counter* failure_backend = nullptr;      // ... reason="BACKEND"
-    Counter* failure_other = nullptr;        // ... reason="OTHER"
-    Counter* inference_count = nullptr;      // nv_inference_count (items)
-    Counter* exec_count = nullptr;           // nv_inference_exec_count (batches)
-    Counter* request_duration_us = nullptr;  // nv_inference_request_duration_us
-    Counter* queue_duration_us = nullptr;    // nv_inference_queue_duration_us
-    Counter* compute_input_duration_us = nullptr;   // nv_inference_compute_input_duration_us
-    Counter* compute_infer_duration_us = nullptr;   // nv_inference_compute_infer_duration_us
-    Counter* compute_output_duration_us = nullptr;  // nv_inference_compute_output_duration_us
-    Gauge* pending_request_count = nullptr;         // nv_inference_pending_request_count
+    prometheus::Counter* request_success = nullptr;  // nv_inference_request_success
+    // nv_inference_request_failure{reason="REJECTED"}, "CANCELED", "BACKEND", "OTHER".
+    prometheus::Counter* failure_rejected = nullptr;
+    prometheus::Counter* failure_canceled = nullptr;
+    prometheus::Counter* failure_backend = nullptr;
+    prometheus::Counter* failure_other = nullptr;
+    prometheus::Counter* inference_count = nullptr;  // nv_inference_count (items)
+    prometheus::Counter* exec_count = nullptr;       // nv_inference_exec_count (batches)
+    // nv_inference_{request,queue,compute_input,compute_infer,compute_output}_duration_us.
+    prometheus::Counter* request_duration_us = nullptr;
+    prometheus::Counter* queue_duration_us = nullptr;
+    prometheus::Counter* compute_input_duration_us = nullptr;
+    prometheus::Counter* compute_infer_duration_us = nullptr;
+    prometheus::Counter* compute_output_duration_us = nullptr;
+    prometheus::Gauge* pending_request_count = nullptr;  // nv_inference_pending_request_count
   };
   const Triton* triton = nullptr;  // owned by InferenceMetrics; nullptr when not exported
 };
@@ -58,14 +64,15 @@ enum class FailureReason {
 };
 
 // The failure counter of `reason` in `triton` (never null when `triton` is not).
-Counter* FailureCounter(const ModelVersionMetrics::Triton& triton, FailureReason reason);
+prometheus::Counter* FailureCounter(const ModelVersionMetrics::Triton& triton,
+                                    FailureReason reason);
 
 // The gridserve_* metric families of issue 4 (labels model and version), registered once per
 // process, so names, help and buckets live in one place. Thread-safe. The registry must outlive it.
 //
 //   auto metrics = InferenceMetrics::Create(&registry);         // in main
 //   ModelVersionMetrics m = (*metrics)->ForModelVersion("mnist", "1");  // at load
-//   m.queue_duration->Observe(queue_ns * 1e-9);                 // on the hot path, lock-free
+//   m.queue_duration->Observe(queue_ns * 1e-9);                 // on the hot path
 //   (*metrics)->RemoveModelVersion("mnist", "1");               // after unload, no users left
 class InferenceMetrics {
  public:
@@ -81,15 +88,17 @@ class InferenceMetrics {
     bool triton_names = false;
   };
 
-  // Registers the families; ALREADY_EXISTS if called twice on one registry.
-  static absl::StatusOr<std::unique_ptr<InferenceMetrics>> Create(Registry* registry,
+  // Registers the families. ALREADY_EXISTS if called twice on a registry made with
+  // InsertBehavior::Throw; INVALID_ARGUMENT for a null registry or bucket bounds that are not
+  // finite and strictly increasing.
+  static absl::StatusOr<std::unique_ptr<InferenceMetrics>> Create(prometheus::Registry* registry,
                                                                   Options options);
-  static absl::StatusOr<std::unique_ptr<InferenceMetrics>> Create(Registry* registry) {
+  static absl::StatusOr<std::unique_ptr<InferenceMetrics>> Create(prometheus::Registry* registry) {
     return Create(registry, Options());
   }
 
-  // Creates (or returns the existing) metrics of one model version. Takes family locks: call at
-  // load time, not per request.
+  // Creates (or returns the existing) metrics of one model version. Takes locks: call at load
+  // time, not per request.
   ModelVersionMetrics ForModelVersion(const std::string& model, const std::string& version);
   // Stops exporting the version's series. The caller guarantees no one still uses its handles.
   void RemoveModelVersion(const std::string& model, const std::string& version);
@@ -99,40 +108,51 @@ class InferenceMetrics {
                     const std::string& grpc_version);
 
  private:
-  InferenceMetrics() = default;
+  template <typename T>
+  using Family = prometheus::Family<T>;
+
+  // What ForModelVersion handed out for one version, so RemoveModelVersion can remove exactly
+  // those metrics (prometheus-cpp removes by pointer). Stable address: `triton` points into it.
+  struct Handles {
+    ModelVersionMetrics metrics;
+    ModelVersionMetrics::Triton triton;
+  };
+
+  explicit InferenceMetrics(Options options) : options_(std::move(options)) {}
 
   // Constant after Create; families are owned by the registry.
-  Family<Counter>* requests_ = nullptr;
-  Family<Counter>* items_ = nullptr;
-  Family<Counter>* executions_ = nullptr;
-  Family<Histogram>* request_duration_ = nullptr;
-  Family<Histogram>* queue_duration_ = nullptr;
-  Family<Histogram>* compute_duration_ = nullptr;
-  Family<Histogram>* batch_size_ = nullptr;
-  Family<Gauge>* pending_requests_ = nullptr;
-  Family<Gauge>* model_ready_ = nullptr;
-  Family<Gauge>* model_load_duration_ = nullptr;
-  Family<Gauge>* build_info_ = nullptr;
+  const Options options_;
+  Family<prometheus::Counter>* requests_ = nullptr;
+  Family<prometheus::Counter>* items_ = nullptr;
+  Family<prometheus::Counter>* executions_ = nullptr;
+  Family<prometheus::Histogram>* request_duration_ = nullptr;
+  Family<prometheus::Histogram>* queue_duration_ = nullptr;
+  Family<prometheus::Histogram>* compute_duration_ = nullptr;
+  Family<prometheus::Histogram>* batch_size_ = nullptr;
+  Family<prometheus::Gauge>* pending_requests_ = nullptr;
+  Family<prometheus::Gauge>* model_ready_ = nullptr;
+  Family<prometheus::Gauge>* model_load_duration_ = nullptr;
+  Family<prometheus::Gauge>* build_info_ = nullptr;
 
   // Triton's families; all nullptr unless Options::triton_names.
   struct TritonFamilies {
-    Family<Counter>* request_success = nullptr;
-    Family<Counter>* request_failure = nullptr;
-    Family<Counter>* inference_count = nullptr;
-    Family<Counter>* exec_count = nullptr;
-    Family<Counter>* request_duration_us = nullptr;
-    Family<Counter>* queue_duration_us = nullptr;
-    Family<Counter>* compute_input_duration_us = nullptr;
-    Family<Counter>* compute_infer_duration_us = nullptr;
-    Family<Counter>* compute_output_duration_us = nullptr;
-    Family<Gauge>* pending_request_count = nullptr;
+    Family<prometheus::Counter>* request_success = nullptr;
+    Family<prometheus::Counter>* request_failure = nullptr;
+    Family<prometheus::Counter>* inference_count = nullptr;
+    Family<prometheus::Counter>* exec_count = nullptr;
+    Family<prometheus::Counter>* request_duration_us = nullptr;
+    Family<prometheus::Counter>* queue_duration_us = nullptr;
+    Family<prometheus::Counter>* compute_input_duration_us = nullptr;
+    Family<prometheus::Counter>* compute_infer_duration_us = nullptr;
+    Family<prometheus::Counter>* compute_output_duration_us = nullptr;
+    Family<prometheus::Gauge>* pending_request_count = nullptr;
   };
   TritonFamilies triton_;
-  absl::Mutex triton_mu_;
-  // The handles ForModelVersion hands out, one per model version ("model\nversion"); stable
-  // addresses, kept until RemoveModelVersion.
-  std::map<std::string, std::unique_ptr<ModelVersionMetrics::Triton>> triton_handles_
-      ABSL_GUARDED_BY(triton_mu_);
+
+  absl::Mutex mu_;
+  // One entry per model version ({model, version}), kept until RemoveModelVersion.
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<Handles>> versions_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gridserve::metrics

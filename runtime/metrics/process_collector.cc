@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "runtime/metrics/metrics.h"
 #include "runtime/metrics/read_file.h"
 
 namespace gridserve::metrics {
@@ -79,14 +80,6 @@ std::optional<double> CountOpenFds(const std::string& path) {
   return count;
 }
 
-void AddSingle(const char* name, const char* help, MetricType type, std::optional<double> value,
-               std::vector<FamilySnapshot>* out) {
-  if (!value) return;
-  MetricSnapshot metric;
-  metric.value = *value;
-  out->push_back(FamilySnapshot{name, help, type, {std::move(metric)}});
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ProcessCollector>> ProcessCollector::Create(Options options) {
@@ -108,16 +101,9 @@ absl::StatusOr<std::unique_ptr<ProcessCollector>> ProcessCollector::Create(Optio
   return std::unique_ptr<ProcessCollector>(new ProcessCollector(std::move(options), start_time));
 }
 
-std::vector<std::string> ProcessCollector::FamilyNames() const {
-  return {"process_cpu_seconds_total",
-          "process_resident_memory_bytes",
-          "process_virtual_memory_bytes",
-          "process_open_fds",
-          "process_max_fds",
-          "process_start_time_seconds"};
-}
-
-void ProcessCollector::Collect(std::vector<FamilySnapshot>* out) const {
+std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> out;
   std::optional<double> cpu_seconds, rss_bytes, vsize_bytes;
   if (std::optional<std::vector<std::string>> fields =
           ReadStatFields(options_.proc_self_dir + "/stat")) {
@@ -130,18 +116,20 @@ void ProcessCollector::Collect(std::vector<FamilySnapshot>* out) const {
     }
     vsize_bytes = Field(*fields, kVsize);
   }
-  AddSingle("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-            MetricType::kCounter, cpu_seconds, out);
-  AddSingle("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::kGauge,
-            rss_bytes, out);
-  AddSingle("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::kGauge,
-            vsize_bytes, out);
-  AddSingle("process_open_fds", "Number of open file descriptors.", MetricType::kGauge,
-            CountOpenFds(options_.proc_self_dir + "/fd"), out);
-  AddSingle("process_max_fds", "Maximum number of open file descriptors.", MetricType::kGauge,
-            ReadMaxOpenFiles(options_.proc_self_dir + "/limits"), out);
-  AddSingle("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-            MetricType::kGauge, start_time_seconds_, out);
+  AppendSingleValue("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                    MetricType::Counter, cpu_seconds, &out);
+  AppendSingleValue("process_resident_memory_bytes", "Resident memory size in bytes.",
+                    MetricType::Gauge, rss_bytes, &out);
+  AppendSingleValue("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                    MetricType::Gauge, vsize_bytes, &out);
+  AppendSingleValue("process_open_fds", "Number of open file descriptors.", MetricType::Gauge,
+                    CountOpenFds(options_.proc_self_dir + "/fd"), &out);
+  AppendSingleValue("process_max_fds", "Maximum number of open file descriptors.",
+                    MetricType::Gauge, ReadMaxOpenFiles(options_.proc_self_dir + "/limits"), &out);
+  AppendSingleValue("process_start_time_seconds",
+                    "Start time of the process since unix epoch in seconds.", MetricType::Gauge,
+                    start_time_seconds_, &out);
+  return out;
 }
 
 }  // namespace gridserve::metrics

@@ -6,15 +6,17 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "runtime/metrics/metrics.h"
+#include "prometheus/collectable.h"
+#include "prometheus/metric_family.h"
 
 namespace gridserve::metrics {
 
 // The standard process metrics every Prometheus client exports, read from procfs at scrape time:
 // process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
-// process_open_fds, process_max_fds and process_start_time_seconds. Linux only. A value whose
-// file cannot be read or parsed during a scrape is left out of that scrape. Thread-safe.
-class ProcessCollector final : public Collector {
+// process_open_fds, process_max_fds and process_start_time_seconds (prometheus-cpp has no process
+// collector; these are the names and help texts of the Go and Python clients). Linux only. A value
+// whose file cannot be read or parsed during a scrape is left out of that scrape. Thread-safe.
+class ProcessCollector final : public prometheus::Collectable {
  public:
   struct Options {
     // The process to describe. Tests point this at a fake tree holding stat, limits and fd/.
@@ -29,8 +31,7 @@ class ProcessCollector final : public Collector {
   // Reads the start time once; INTERNAL if the stat files are missing or malformed.
   static absl::StatusOr<std::unique_ptr<ProcessCollector>> Create(Options options);
 
-  std::vector<std::string> FamilyNames() const override;
-  void Collect(std::vector<FamilySnapshot>* out) const override;
+  std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   ProcessCollector(Options options, double start_time_seconds)

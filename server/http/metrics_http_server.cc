@@ -3,17 +3,21 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/metrics/text_format.h"
+#include "runtime/metrics/metrics.h"
 
 namespace gridserve::http {
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Create(
-    Options options, const metrics::Registry* registry) {
-  if (registry == nullptr) return absl::InvalidArgumentError("metrics registry is null");
+    Options options, std::vector<const prometheus::Collectable*> collectables) {
+  if (collectables.empty() ||
+      std::find(collectables.begin(), collectables.end(), nullptr) != collectables.end()) {
+    return absl::InvalidArgumentError("metrics server needs non-null collectables");
+  }
   if (options.port < 0 || options.port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("metrics port out of range: ", options.port));
   }
@@ -21,12 +25,14 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Create(
     return absl::InvalidArgumentError(
         "metrics server num_threads, keep_alive_timeout_s and read_timeout_s must be >= 1");
   }
-  return std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer(std::move(options), registry));
+  return std::unique_ptr<MetricsHttpServer>(
+      new MetricsHttpServer(std::move(options), std::move(collectables)));
 }
 
-MetricsHttpServer::MetricsHttpServer(Options options, const metrics::Registry* registry)
+MetricsHttpServer::MetricsHttpServer(Options options,
+                                     std::vector<const prometheus::Collectable*> collectables)
     : options_(std::move(options)),
-      registry_(registry),
+      collectables_(std::move(collectables)),
       server_(std::make_unique<httplib::Server>()) {
   const int num_threads = options_.num_threads;
   server_->new_task_queue = [num_threads] { return new httplib::ThreadPool(num_threads); };
@@ -40,7 +46,7 @@ MetricsHttpServer::MetricsHttpServer(Options options, const metrics::Registry* r
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
-    response.set_content(registry_->RenderText(), metrics::kTextContentType);
+    response.set_content(metrics::SerializeText(collectables_), metrics::kTextContentType);
   });
 }
 

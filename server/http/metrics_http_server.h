@@ -4,12 +4,13 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "runtime/metrics/metrics.h"
+#include "prometheus/collectable.h"
 
 namespace httplib {
 class Server;
@@ -17,9 +18,15 @@ class Server;
 
 namespace gridserve::http {
 
-// Serves `GET /metrics` (Prometheus text format 0.0.4, rendered from a Registry at each scrape)
-// over HTTP/1.1 with cpp-httplib; every other path answers 404. Does not own the registry, which
-// must outlive it.
+// Serves `GET /metrics` over HTTP/1.1 with cpp-httplib: at each scrape, what the collectables
+// (a prometheus::Registry, the process collector, ...) hold, in the Prometheus text format 0.0.4
+// (metrics::SerializeText: prometheus-cpp's TextSerializer). Every other path answers 404. Does not
+// own the collectables, which must outlive it.
+//
+// Why not prometheus::Exposer (prometheus-cpp-pull, civetweb): destroying one took about 1 s
+// even with no client (measured; see README.md), it matches /metrics as a prefix (/metricsx
+// answers), sends no `version=0.0.4` in the Content-Type, and adds its own exposer_* families;
+// cpp-httplib is already the project's HTTP library (and the REST front end's).
 //
 // Lifecycle: kNew --Start()--> kServing --Stop()--> kStopped (terminal). A failed Start() leaves
 // kNew. Stop() is idempotent and also called by the destructor; it returns once the listener and
@@ -43,9 +50,9 @@ class MetricsHttpServer {
     int read_timeout_s = 2;
   };
 
-  // INVALID_ARGUMENT for a null registry or out-of-range options. Binds nothing yet.
+  // INVALID_ARGUMENT for no or a null collectable, or out-of-range options. Binds nothing yet.
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Create(
-      Options options, const metrics::Registry* registry);
+      Options options, std::vector<const prometheus::Collectable*> collectables);
 
   ~MetricsHttpServer();
   MetricsHttpServer(const MetricsHttpServer&) = delete;
@@ -63,11 +70,11 @@ class MetricsHttpServer {
  private:
   enum class State { kNew, kServing, kStopped };
 
-  MetricsHttpServer(Options options, const metrics::Registry* registry);
+  MetricsHttpServer(Options options, std::vector<const prometheus::Collectable*> collectables);
 
   // Constant after construction.
   const Options options_;
-  const metrics::Registry* const registry_;
+  const std::vector<const prometheus::Collectable*> collectables_;
   const std::unique_ptr<httplib::Server> server_;
 
   std::atomic<int> port_{0};

@@ -27,7 +27,7 @@ struct Fixture {
     observer = std::make_unique<gridserve::server::MetricsObserver>(
         metrics->ForModelVersion("linear4", "1"));
   }
-  gridserve::metrics::Registry registry;
+  prometheus::Registry registry;
   std::unique_ptr<gridserve::metrics::InferenceMetrics> metrics;
   std::unique_ptr<gridserve::server::MetricsObserver> observer;
 };

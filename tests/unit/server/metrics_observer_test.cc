@@ -56,7 +56,7 @@ class MetricsObserverTest : public ::testing::Test {
     observer_->OnRequestFinished(record);
   }
 
-  metrics::Registry registry_;
+  prometheus::Registry registry_;
   std::unique_ptr<metrics::InferenceMetrics> inference_;
   metrics::ModelVersionMetrics m_;
   std::unique_ptr<MetricsObserver> observer_;
@@ -101,7 +101,7 @@ TEST_F(MetricsObserverTest, FailuresGetTritonReasonsAndNoDurations) {
 }
 
 TEST(MetricsObserverPlainTest, WithoutTritonNamesOnlyGridserveFamilies) {
-  metrics::Registry registry;
+  prometheus::Registry registry;
   auto inference = metrics::InferenceMetrics::Create(&registry);
   ASSERT_TRUE(inference.ok());
   metrics::ModelVersionMetrics m = (*inference)->ForModelVersion("m", "1");
@@ -114,7 +114,7 @@ TEST(MetricsObserverPlainTest, WithoutTritonNamesOnlyGridserveFamilies) {
   record.code = absl::StatusCode::kResourceExhausted;
   observer.OnRequestFinished(record);  // must not touch the absent Triton handles
   EXPECT_EQ(m.requests_failure->Value(), 1);
-  EXPECT_THAT(registry.RenderText(), ::testing::Not(::testing::HasSubstr("nv_")));
+  EXPECT_THAT(metrics::SerializeText({&registry}), ::testing::Not(::testing::HasSubstr("nv_")));
 }
 
 }  // namespace

@@ -7,18 +7,17 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runtime/metrics/metrics.h"
 
 namespace gridserve::metrics {
 namespace {
 
-std::map<std::string, double> Values(const Collector& collector) {
-  std::vector<FamilySnapshot> families;
-  collector.Collect(&families);
+std::map<std::string, double> Values(const prometheus::Collectable& collector) {
   std::map<std::string, double> values;
-  for (const FamilySnapshot& family : families) {
-    EXPECT_EQ(family.type, MetricType::kGauge) << family.name;
-    EXPECT_EQ(family.metrics.size(), 1u) << family.name;
-    values[family.name] = family.metrics.at(0).value;
+  for (const prometheus::MetricFamily& family : collector.Collect()) {
+    EXPECT_EQ(family.type, prometheus::MetricType::Gauge) << family.name;
+    EXPECT_EQ(family.metric.size(), 1u) << family.name;
+    values[family.name] = family.metric.at(0).gauge.value;
   }
   return values;
 }
@@ -80,9 +79,8 @@ TEST(RealHostTest, ValuesAreSane) {
   EXPECT_GT(values.at("nv_cpu_memory_used_bytes"), 0.0);
   EXPECT_LT(values.at("nv_cpu_memory_used_bytes"), values.at("nv_cpu_memory_total_bytes"));
 
-  Registry registry;
-  ASSERT_TRUE(registry.AddCollector(std::make_unique<HostCollector>()).ok());
-  EXPECT_THAT(registry.RenderText(), ::testing::HasSubstr("# TYPE nv_cpu_utilization gauge\n"));
+  EXPECT_THAT(SerializeText({&collector}),
+              ::testing::HasSubstr("# TYPE nv_cpu_utilization gauge\n"));
 }
 
 }  // namespace

@@ -12,8 +12,10 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+std::string RenderText(const prometheus::Registry& registry) { return SerializeText({&registry}); }
+
 TEST(InferenceMetricsTest, RegistersIssueFourNamesOnce) {
-  Registry registry;
+  prometheus::Registry registry(prometheus::Registry::InsertBehavior::Throw);
   auto metrics = InferenceMetrics::Create(&registry);
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   EXPECT_EQ(InferenceMetrics::Create(&registry).status().code(), absl::StatusCode::kAlreadyExists);
@@ -21,7 +23,7 @@ TEST(InferenceMetricsTest, RegistersIssueFourNamesOnce) {
 
   (*metrics)->ForModelVersion("mnist", "1");
   (*metrics)->SetBuildInfo("0.1.0", "1.13.1", "1.51.1");
-  const std::string text = registry.RenderText();
+  const std::string text = RenderText(registry);
   for (const char* type_line : {
            "# TYPE gridserve_inference_requests_total counter\n",
            "# TYPE gridserve_inference_items_total counter\n",
@@ -48,7 +50,7 @@ TEST(InferenceMetricsTest, RegistersIssueFourNamesOnce) {
 }
 
 TEST(InferenceMetricsTest, HandlesAreStableAndCountExactly) {
-  Registry registry;
+  prometheus::Registry registry;
   auto metrics = InferenceMetrics::Create(&registry);
   ASSERT_TRUE(metrics.ok());
   ModelVersionMetrics a = (*metrics)->ForModelVersion("m", "1");
@@ -64,7 +66,7 @@ TEST(InferenceMetricsTest, HandlesAreStableAndCountExactly) {
   for (int i = 0; i < kSuccess; ++i) a.requests_success->Increment();
   for (int i = 0; i < kFailure; ++i) a.requests_failure->Increment();
   for (int i = 0; i < kSuccess + kFailure; ++i) a.request_duration->Observe(0.001 * i);
-  const std::string text = registry.RenderText();
+  const std::string text = RenderText(registry);
   EXPECT_THAT(text, HasSubstr("gridserve_inference_requests_total{model=\"m\",outcome=\"success\","
                               "version=\"1\"} 5\n"));
   EXPECT_THAT(text, HasSubstr("gridserve_inference_requests_total{model=\"m\",outcome=\"failure\","
@@ -74,25 +76,25 @@ TEST(InferenceMetricsTest, HandlesAreStableAndCountExactly) {
 }
 
 TEST(InferenceMetricsTest, RemoveModelVersionDropsOnlyThatVersion) {
-  Registry registry;
+  prometheus::Registry registry;
   auto metrics = InferenceMetrics::Create(&registry);
   ASSERT_TRUE(metrics.ok());
   (*metrics)->ForModelVersion("m", "1");
   (*metrics)->ForModelVersion("m", "2");
   (*metrics)->RemoveModelVersion("m", "1");
-  const std::string text = registry.RenderText();
+  const std::string text = RenderText(registry);
   EXPECT_THAT(text, Not(HasSubstr("version=\"1\"")));
   EXPECT_THAT(text, HasSubstr("gridserve_model_ready{model=\"m\",version=\"2\"} 0\n"));
 }
 
 TEST(InferenceMetricsTest, TritonNamesOnlyWhenAsked) {
-  Registry plain_registry;
+  prometheus::Registry plain_registry;
   auto plain = InferenceMetrics::Create(&plain_registry);
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ((*plain)->ForModelVersion("m", "1").triton, nullptr);
-  EXPECT_THAT(plain_registry.RenderText(), Not(HasSubstr("nv_inference")));
+  EXPECT_THAT(RenderText(plain_registry), Not(HasSubstr("nv_inference")));
 
-  Registry registry;
+  prometheus::Registry registry;
   InferenceMetrics::Options options;
   options.triton_names = true;
   auto metrics = InferenceMetrics::Create(&registry, options);
@@ -102,14 +104,14 @@ TEST(InferenceMetricsTest, TritonNamesOnlyWhenAsked) {
   EXPECT_EQ((*metrics)->ForModelVersion("m", "1").triton, m.triton);  // one handle per version
   EXPECT_NE((*metrics)->ForModelVersion("m", "2").triton, m.triton);
 
-  m.triton->request_success->IncrementBy(3);
-  m.triton->inference_count->IncrementBy(12);
-  m.triton->queue_duration_us->IncrementBy(250);
+  m.triton->request_success->Increment(3);
+  m.triton->inference_count->Increment(12);
+  m.triton->queue_duration_us->Increment(250);
   FailureCounter(*m.triton, FailureReason::kRejected)->Increment();
-  FailureCounter(*m.triton, FailureReason::kOther)->IncrementBy(2);
+  FailureCounter(*m.triton, FailureReason::kOther)->Increment(2);
   EXPECT_NE(FailureCounter(*m.triton, FailureReason::kBackend),
             FailureCounter(*m.triton, FailureReason::kCanceled));
-  const std::string text = registry.RenderText();
+  const std::string text = RenderText(registry);
   for (const char* line : {
            "# TYPE nv_inference_request_success counter\n",
            "nv_inference_request_success{model=\"m\",version=\"1\"} 3\n",
@@ -131,7 +133,7 @@ TEST(InferenceMetricsTest, TritonNamesOnlyWhenAsked) {
   EXPECT_THAT(text, HasSubstr("# TYPE gridserve_inference_requests_total counter\n"));
 
   (*metrics)->RemoveModelVersion("m", "1");
-  const std::string after = registry.RenderText();
+  const std::string after = RenderText(registry);
   EXPECT_THAT(after, Not(HasSubstr("version=\"1\"")));
   EXPECT_THAT(after, HasSubstr("nv_inference_request_success{model=\"m\",version=\"2\"} 0\n"));
 }

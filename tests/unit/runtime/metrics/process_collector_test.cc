@@ -18,14 +18,27 @@ namespace {
 
 using ::testing::UnorderedElementsAre;
 
-std::map<std::string, FamilySnapshot> CollectByName(const Collector& collector) {
-  std::vector<FamilySnapshot> families;
-  collector.Collect(&families);
+// One collected family: its type and each metric's value (counter or gauge).
+struct FamilySnapshot {
+  struct Metric {
+    double value = 0;
+  };
+  prometheus::MetricType type = prometheus::MetricType::Untyped;
+  std::vector<Metric> metrics;
+};
+
+std::map<std::string, FamilySnapshot> CollectByName(const prometheus::Collectable& collector) {
   std::map<std::string, FamilySnapshot> by_name;
-  for (FamilySnapshot& family : families) {
-    EXPECT_EQ(family.metrics.size(), 1u) << family.name;
-    EXPECT_TRUE(family.metrics[0].labels.empty()) << family.name;
-    by_name[family.name] = std::move(family);
+  for (const prometheus::MetricFamily& family : collector.Collect()) {
+    EXPECT_EQ(family.metric.size(), 1u) << family.name;
+    FamilySnapshot& snapshot = by_name[family.name];
+    snapshot.type = family.type;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      EXPECT_TRUE(metric.label.empty()) << family.name;
+      snapshot.metrics.push_back({family.type == prometheus::MetricType::Counter
+                                      ? metric.counter.value
+                                      : metric.gauge.value});
+    }
   }
   return by_name;
 }
@@ -74,7 +87,8 @@ TEST_F(FakeProcTest, ParsesEveryValue) {
   ASSERT_TRUE(collector.ok()) << collector.status();
   std::map<std::string, FamilySnapshot> families = CollectByName(**collector);
   ASSERT_EQ(families.size(), 6u);
-  EXPECT_EQ(families["process_cpu_seconds_total"].type, MetricType::kCounter);
+  EXPECT_EQ(families["process_cpu_seconds_total"].type, prometheus::MetricType::Counter);
+  EXPECT_EQ(families["process_open_fds"].type, prometheus::MetricType::Gauge);
   EXPECT_EQ(families["process_cpu_seconds_total"].metrics[0].value, 4.0);
   EXPECT_EQ(families["process_resident_memory_bytes"].metrics[0].value, 1000.0 * 4096);
   EXPECT_EQ(families["process_virtual_memory_bytes"].metrics[0].value, 123456789.0);
@@ -135,12 +149,10 @@ TEST(RealProcTest, CpuTimeGrowsWithWork) {
   EXPECT_GE(after - before, 0.1);
 }
 
-TEST(RealProcTest, RegistersInARegistry) {
-  Registry registry;
+TEST(RealProcTest, SerializesInTheTextFormat) {
   auto collector = ProcessCollector::Create({});
   ASSERT_TRUE(collector.ok());
-  ASSERT_TRUE(registry.AddCollector(*std::move(collector)).ok());
-  const std::string text = registry.RenderText();
+  const std::string text = SerializeText({collector->get()});
   for (const char* line :
        {"# TYPE process_cpu_seconds_total counter\n",
         "# TYPE process_resident_memory_bytes gauge\n",
@@ -148,8 +160,6 @@ TEST(RealProcTest, RegistersInARegistry) {
         "# TYPE process_max_fds gauge\n", "# TYPE process_start_time_seconds gauge\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line;
   }
-  EXPECT_EQ(registry.AddGauge("process_open_fds", "again").status().code(),
-            absl::StatusCode::kAlreadyExists);
 }
 
 }  // namespace

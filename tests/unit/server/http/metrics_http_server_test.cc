@@ -19,7 +19,6 @@
 #include "runtime/metrics/inference_metrics.h"
 #include "runtime/metrics/metrics.h"
 #include "runtime/metrics/process_collector.h"
-#include "runtime/metrics/text_format.h"
 
 namespace gridserve::http {
 namespace {
@@ -33,9 +32,9 @@ MetricsHttpServer::Options Loopback() {
   return options;
 }
 
-std::unique_ptr<MetricsHttpServer> StartServer(const metrics::Registry* registry,
+std::unique_ptr<MetricsHttpServer> StartServer(const prometheus::Registry* registry,
                                                MetricsHttpServer::Options options = Loopback()) {
-  auto server = MetricsHttpServer::Create(options, registry);
+  auto server = MetricsHttpServer::Create(options, {registry});
   EXPECT_TRUE(server.ok()) << server.status();
   if (!server.ok()) return nullptr;
   absl::Status started = (*server)->Start();
@@ -46,12 +45,13 @@ std::unique_ptr<MetricsHttpServer> StartServer(const metrics::Registry* registry
 class MetricsHttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    requests_ = *registry_.AddCounter("gridserve_test_requests_total", "Requests.", {"model"});
-    requests_->Add({{"model", "m"}}).IncrementBy(3);
+    requests_ = *metrics::Register<prometheus::Counter>(&registry_, "gridserve_test_requests_total",
+                                                        "Requests.");
+    requests_->Add({{"model", "m"}}).Increment(3);
   }
 
-  metrics::Registry registry_;
-  metrics::Family<metrics::Counter>* requests_ = nullptr;
+  prometheus::Registry registry_;
+  prometheus::Family<prometheus::Counter>* requests_ = nullptr;
 };
 
 TEST_F(MetricsHttpServerTest, ServesRegistryWithPrometheusContentType) {
@@ -63,7 +63,7 @@ TEST_F(MetricsHttpServerTest, ServesRegistryWithPrometheusContentType) {
   ASSERT_TRUE(response) << httplib::to_string(response.error());
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
-  EXPECT_EQ(response->body, registry_.RenderText());
+  EXPECT_EQ(response->body, metrics::SerializeText({&registry_}));
   EXPECT_THAT(response->body, HasSubstr("gridserve_test_requests_total{model=\"m\"} 3\n"));
 
   // Each scrape renders afresh.
@@ -106,7 +106,7 @@ TEST_F(MetricsHttpServerTest, ConcurrentScrapers) {
 }
 
 TEST_F(MetricsHttpServerTest, LifecycleAndStopFreesThePort) {
-  auto created = MetricsHttpServer::Create(Loopback(), &registry_);
+  auto created = MetricsHttpServer::Create(Loopback(), {&registry_});
   ASSERT_TRUE(created.ok());
   std::unique_ptr<MetricsHttpServer> server = *std::move(created);
   EXPECT_EQ(server->port(), 0);
@@ -145,11 +145,11 @@ TEST_F(MetricsHttpServerTest, StopWithAnIdleKeepAliveClientIsBounded) {
 }
 
 TEST_F(MetricsHttpServerTest, NeverStartedServerStopsAndDestroys) {
-  auto server = MetricsHttpServer::Create(Loopback(), &registry_);
+  auto server = MetricsHttpServer::Create(Loopback(), {&registry_});
   ASSERT_TRUE(server.ok());
   (*server)->Stop();
   EXPECT_EQ((*server)->Start().code(), absl::StatusCode::kFailedPrecondition);
-  auto unused = MetricsHttpServer::Create(Loopback(), &registry_);
+  auto unused = MetricsHttpServer::Create(Loopback(), {&registry_});
   ASSERT_TRUE(unused.ok());  // destroyed without Start
 }
 
@@ -158,24 +158,26 @@ TEST_F(MetricsHttpServerTest, PortInUseIsUnavailable) {
   ASSERT_NE(first, nullptr);
   MetricsHttpServer::Options options = Loopback();
   options.port = first->port();
-  auto second = MetricsHttpServer::Create(options, &registry_);
+  auto second = MetricsHttpServer::Create(options, {&registry_});
   ASSERT_TRUE(second.ok());
   EXPECT_EQ((*second)->Start().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ((*second)->port(), 0);
 }
 
 TEST_F(MetricsHttpServerTest, RejectsBadOptions) {
-  EXPECT_EQ(MetricsHttpServer::Create(Loopback(), nullptr).status().code(),
+  EXPECT_EQ(MetricsHttpServer::Create(Loopback(), {nullptr}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MetricsHttpServer::Create(Loopback(), {}).status().code(),
             absl::StatusCode::kInvalidArgument);
   for (int port : {-1, 65536}) {
     MetricsHttpServer::Options options = Loopback();
     options.port = port;
-    EXPECT_EQ(MetricsHttpServer::Create(options, &registry_).status().code(),
+    EXPECT_EQ(MetricsHttpServer::Create(options, {&registry_}).status().code(),
               absl::StatusCode::kInvalidArgument);
   }
   MetricsHttpServer::Options options = Loopback();
   options.num_threads = 0;
-  EXPECT_EQ(MetricsHttpServer::Create(options, &registry_).status().code(),
+  EXPECT_EQ(MetricsHttpServer::Create(options, {&registry_}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -185,10 +187,9 @@ TEST(MetricsHttpServerPromtoolTest, LiveEndpointPassesPromtool) {
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "promtool not installed (Debian package: prometheus)";
   }
-  metrics::Registry registry;
+  prometheus::Registry registry;
   auto process = metrics::ProcessCollector::Create({});
   ASSERT_TRUE(process.ok());
-  ASSERT_TRUE(registry.AddCollector(*std::move(process)).ok());
   auto inference = metrics::InferenceMetrics::Create(&registry);
   ASSERT_TRUE(inference.ok());
   metrics::ModelVersionMetrics m = (*inference)->ForModelVersion("grid_load_forecast", "3");
@@ -196,12 +197,15 @@ TEST(MetricsHttpServerPromtoolTest, LiveEndpointPassesPromtool) {
   m.request_duration->Observe(0.0123);
   m.ready->Set(1);
 
-  auto server = StartServer(&registry);
-  ASSERT_NE(server, nullptr);
+  auto created = MetricsHttpServer::Create(Loopback(), {&registry, process->get()});
+  ASSERT_TRUE(created.ok());
+  std::unique_ptr<MetricsHttpServer> server = *std::move(created);
+  ASSERT_TRUE(server->Start().ok());
   httplib::Client client("127.0.0.1", server->port());
   auto response = client.Get("/metrics");
   ASSERT_TRUE(response);
   ASSERT_EQ(response->status, 200);
+  EXPECT_THAT(response->body, HasSubstr("process_resident_memory_bytes "));
 
   const std::filesystem::path path = std::filesystem::path(::testing::TempDir()) /
                                      ("scrape_" + std::to_string(::getpid()) + ".txt");
