@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "client/grpc_client.h"
+#include "client/model_commands.h"
 #include "client/tensor_io.h"
 #include "runtime/core/status_macros.h"
 
@@ -291,10 +292,11 @@ absl::Status Infer(const InferenceClient& client, const CommandLine& command, st
 }  // namespace
 
 int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (IsModelCommand(args)) return RunModelCommand(args, out, err);
   CommandLine command;
   std::optional<UsageError> usage = Parse(args, &command);
   if (command.help && !usage.has_value()) {
-    out << kCliUsage;
+    out << kCliUsage << "\n" << kModelCommandsUsage;
     return kExitOk;
   }
   if (!usage.has_value()) usage = Validate(command);

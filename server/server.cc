@@ -5,6 +5,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <chrono>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/backend/torchscript_backend.h"
@@ -12,8 +13,10 @@
 #include "runtime/metrics/inference_metrics.h"
 #include "runtime/metrics/metrics.h"
 #include "runtime/metrics/process_collector.h"
+#include "runtime/registry/sqlite_metadata_store.h"
 #include "runtime/repository/model_manager.h"
 #include "server/grpc/inference_service.h"
+#include "server/grpc/registry_service.h"
 #include "server/http/metrics_http_server.h"
 #include "server/metrics_observer.h"
 #include "server/version.h"
@@ -71,6 +74,28 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
           inference->ForModelVersion(config.name(), std::to_string(version)))};
     };
   }
+  absl::StatusOr<repository::ControlMode> mode =
+      repository::ParseControlMode(options.model_control_mode);
+  if (!mode.ok()) return mode.status();
+  manager_options.control_mode = *mode;
+  manager_options.startup_models = options.load_models;
+  manager_options.load_threads = options.model_load_thread_count;
+  manager_options.max_upload_bytes = options.max_upload_bytes;
+  // The registry: one SQLite file, by default inside the first repository (hidden, so never
+  // taken for a model).
+  registry::SqliteMetadataStore::Options store_options;
+  store_options.path = options.registry_path.empty()
+                           ? options.model_repositories[0] + "/.gridserve-registry.db"
+                           : options.registry_path;
+  bool recreated = false;
+  absl::StatusOr<std::unique_ptr<registry::SqliteMetadataStore>> store =
+      registry::SqliteMetadataStore::Open(store_options, &recreated);
+  if (!store.ok()) return store.status();
+  server->store_ = *std::move(store);
+  spdlog::info("registry: {}{}", server->store_->path(), recreated ? " (recreated)" : "");
+  manager_options.store = server->store_.get();
+  Server* self = server.get();
+  manager_options.on_change = [self](const std::string&) { self->PublishModelStates(true); };
   absl::StatusOr<std::unique_ptr<repository::ModelManager>> models =
       repository::ModelManager::Create(std::move(manager_options));
   if (!models.ok()) return models.status();
@@ -81,7 +106,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   // --allow-metrics=false turns the whole metrics path off, not just the endpoint.
   service_options.metrics = options.allow_metrics ? server->inference_metrics_.get() : nullptr;
   service_options.grpc_thread_nice = options.grpc_thread_nice;
+  service_options.control_mode = *mode;
   server->service_ = std::make_unique<InferenceService>(server->models_.get(), service_options);
+  server->registry_service_ = std::make_unique<RegistryService>(server->models_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -92,6 +119,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   }
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->grpc_port_);
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->registry_service_.get());
   int max_message = static_cast<int>(std::min<int64_t>(options.grpc_max_message_size, INT32_MAX));
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(max_message);
@@ -115,6 +143,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
     }
   }
   server->PublishModelStates(true);
+  if (*mode == repository::ControlMode::kPoll) {
+    server->models_->StartPolling(absl::Seconds(options.repository_poll_secs));
+    spdlog::info("polling the model repositories every {} s", options.repository_poll_secs);
+  }
   server->service_->SetModelsLoaded(true);
   health->SetServingStatus(server->service_->IsReady());
   spdlog::info("gridserve ready: {} model version(s) known, ready={}",
@@ -127,13 +159,23 @@ Server::~Server() { Shutdown(); }
 int Server::metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
 
 void Server::PublishModelStates(bool serving) {
+  absl::MutexLock lock(&published_mu_);
+  std::set<std::pair<std::string, int64_t>> now;
   for (const auto& entry : models_->Index()) {
     if (entry.version == 0) continue;
+    now.insert({entry.name, entry.version});
     metrics::ModelVersionMetrics m =
         inference_metrics_->ForModelVersion(entry.name, std::to_string(entry.version));
     m.ready->Set(serving && entry.state == repository::ModelState::kReady ? 1 : 0);
     m.load_duration_seconds->Set(entry.load_seconds);
   }
+  // Versions retired by a reload or a removed folder are no longer in the index: not ready.
+  for (const auto& [name, version] : published_) {
+    if (!now.count({name, version})) {
+      inference_metrics_->ForModelVersion(name, std::to_string(version)).ready->Set(0);
+    }
+  }
+  published_ = std::move(now);
 }
 
 void Server::Wait() { done_.WaitForNotification(); }

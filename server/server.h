@@ -1,6 +1,10 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <set>
+#include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
@@ -13,6 +17,9 @@ class Server;
 namespace gridserve::repository {
 class ModelManager;
 }
+namespace gridserve::registry {
+class SqliteMetadataStore;
+}
 namespace gridserve::metrics {
 class Registry;
 class InferenceMetrics;
@@ -24,6 +31,7 @@ class MetricsHttpServer;
 namespace gridserve::server {
 
 class InferenceService;
+class RegistryService;
 
 // The gridserve process minus main(): loads the model repositories and serves them over gRPC.
 // Liveness does not depend on models: the gRPC port answers while models load.
@@ -41,6 +49,7 @@ class Server {
   int metrics_port() const;
   // The loaded models (tests look at their schedulers). Valid until the Server is destroyed.
   const repository::ModelManager& models() const { return *models_; }
+  repository::ModelManager& mutable_models() { return *models_; }
 
   // Blocks until Shutdown() has finished.
   void Wait();
@@ -60,10 +69,16 @@ class Server {
   std::unique_ptr<metrics::Registry> registry_;
   std::unique_ptr<metrics::InferenceMetrics> inference_metrics_;
   std::unique_ptr<http::MetricsHttpServer> metrics_http_;
+  // Before models_: the manager writes to it until it is gone.
+  std::unique_ptr<registry::SqliteMetadataStore> store_;
   std::unique_ptr<repository::ModelManager> models_;
   std::unique_ptr<InferenceService> service_;
+  std::unique_ptr<RegistryService> registry_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
+  // The (model, version) pairs PublishModelStates last saw, so retired ones drop to 0.
+  absl::Mutex published_mu_;
+  std::set<std::pair<std::string, int64_t>> published_ ABSL_GUARDED_BY(published_mu_);
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
   absl::Notification done_;
