@@ -90,10 +90,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   bool recreated = false;
   absl::StatusOr<std::unique_ptr<registry::SqliteMetadataStore>> store =
       registry::SqliteMetadataStore::Open(store_options, &recreated);
-  if (!store.ok()) return store.status();
-  server->store_ = *std::move(store);
-  spdlog::info("registry: {}{}", server->store_->path(), recreated ? " (recreated)" : "");
-  manager_options.store = server->store_.get();
+  if (store.ok()) {
+    server->store_ = *std::move(store);
+    spdlog::info("registry: {}{}", server->store_->path(), recreated ? " (recreated)" : "");
+    manager_options.store = server->store_.get();
+  } else {
+    // A read-only repository still serves; only lineage, aliases and splits are unavailable.
+    spdlog::error("registry unavailable, serving without it (no lineage, aliases or splits): {}",
+                  std::string(store.status().message()));
+  }
   Server* self = server.get();
   manager_options.on_change = [self](const std::string&) { self->PublishModelStates(true); };
   absl::StatusOr<std::unique_ptr<repository::ModelManager>> models =
