@@ -18,6 +18,7 @@
 #include "server/grpc/inference_service.h"
 #include "server/grpc/registry_service.h"
 #include "server/http/metrics_http_server.h"
+#include "server/lifecycle_metrics.h"
 #include "server/metrics_observer.h"
 #include "server/version.h"
 #include "spdlog/spdlog.h"
@@ -100,7 +101,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
                   std::string(store.status().message()));
   }
   Server* self = server.get();
-  manager_options.on_change = [self](const std::string&) { self->PublishModelStates(true); };
+  absl::StatusOr<std::unique_ptr<LifecycleMetrics>> lifecycle =
+      LifecycleMetrics::Create(server->registry_.get());
+  if (!lifecycle.ok()) return lifecycle.status();
+  server->lifecycle_metrics_ = *std::move(lifecycle);
+  manager_options.on_load = [self](const repository::LoadEvent& event) {
+    self->lifecycle_metrics_->OnLoad(event);
+  };
+  manager_options.on_change = [self](const std::string& model) {
+    self->PublishModelStates(true);
+    self->PublishRouting(model);
+  };
   absl::StatusOr<std::unique_ptr<repository::ModelManager>> models =
       repository::ModelManager::Create(std::move(manager_options));
   if (!models.ok()) return models.status();
@@ -148,6 +159,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
     }
   }
   server->PublishModelStates(true);
+  std::set<std::string> names;
+  for (const auto& entry : server->models_->Index()) names.insert(entry.name);
+  for (const std::string& name : names) server->PublishRouting(name);
   if (*mode == repository::ControlMode::kPoll) {
     server->models_->StartPolling(absl::Seconds(options.repository_poll_secs));
     spdlog::info("polling the model repositories every {} s", options.repository_poll_secs);
@@ -181,6 +195,12 @@ void Server::PublishModelStates(bool serving) {
     }
   }
   published_ = std::move(now);
+}
+
+void Server::PublishRouting(const std::string& model) {
+  absl::StatusOr<registry::TrafficSplit> split = models_->GetTrafficSplit(model);
+  lifecycle_metrics_->PublishRouting(model, models_->Aliases(model),
+                                     split.ok() ? *split : registry::TrafficSplit{});
 }
 
 void Server::Wait() { done_.WaitForNotification(); }

@@ -31,6 +31,7 @@ class MetricsHttpServer;
 namespace gridserve::server {
 
 class InferenceService;
+class LifecycleMetrics;
 class RegistryService;
 
 // The gridserve process minus main(): loads the model repositories and serves them over gRPC.
@@ -63,11 +64,14 @@ class Server {
 
   // Sets gridserve_model_ready / load duration for every known version from the index.
   void PublishModelStates(bool serving);
+  // Sets the alias and split series of `model` from the manager.
+  void PublishRouting(const std::string& model);
 
   ServerOptions options_;
   // Declared first: destroyed last, after everything that holds metric handles.
   std::unique_ptr<metrics::Registry> registry_;
   std::unique_ptr<metrics::InferenceMetrics> inference_metrics_;
+  std::unique_ptr<LifecycleMetrics> lifecycle_metrics_;
   std::unique_ptr<http::MetricsHttpServer> metrics_http_;
   // Before models_: the manager writes to it until it is gone.
   std::unique_ptr<registry::SqliteMetadataStore> store_;

@@ -1054,9 +1054,12 @@ absl::Status ModelManager::SetAlias(const std::string& model, const std::string&
   RETURN_IF_ERROR(CheckAliasName(alias));
   RETURN_IF_ERROR(CheckVersionOnDisk(model, version));
   RETURN_IF_ERROR(options_.store->SetAlias(model, alias, version));
-  absl::MutexLock lock(&mu_);
-  aliases_[model][alias] = version;
+  {
+    absl::MutexLock lock(&mu_);
+    aliases_[model][alias] = version;
+  }
   Log()->info("alias '{}' of model '{}' -> version {}", alias, model, version);
+  if (options_.on_change) options_.on_change(model);
   return absl::OkStatus();
 }
 
@@ -1064,9 +1067,12 @@ absl::Status ModelManager::DeleteAlias(const std::string& model, const std::stri
   if (options_.store == nullptr) return absl::FailedPreconditionError("no registry configured");
   RETURN_IF_ERROR(FindModelDir(model).status());
   RETURN_IF_ERROR(options_.store->DeleteAlias(model, alias));
-  absl::MutexLock lock(&mu_);
-  aliases_[model].erase(alias);
+  {
+    absl::MutexLock lock(&mu_);
+    aliases_[model].erase(alias);
+  }
   Log()->info("alias '{}' of model '{}' removed", alias, model);
+  if (options_.on_change) options_.on_change(model);
   return absl::OkStatus();
 }
 
@@ -1095,13 +1101,16 @@ absl::Status ModelManager::SetTrafficSplit(const std::string& model,
                      "positive weight (an empty split removes it)"));
   }
   RETURN_IF_ERROR(options_.store->SetTrafficSplit(model, split));
-  absl::MutexLock lock(&mu_);
-  if (split.empty()) {
-    splits_.erase(model);
-  } else {
-    splits_[model] = split;
+  {
+    absl::MutexLock lock(&mu_);
+    if (split.empty()) {
+      splits_.erase(model);
+    } else {
+      splits_[model] = split;
+    }
   }
   Log()->info("traffic split of model '{}' set ({} version(s))", model, split.size());
+  if (options_.on_change) options_.on_change(model);
   return absl::OkStatus();
 }
 

@@ -130,8 +130,9 @@ class ModelManager {
     registry::MetadataStore* store = nullptr;
     // Called after every version load attempt, from a load thread. May be empty.
     std::function<void(const LoadEvent&)> on_load;
-    // Called after a model's versions changed (a load, reload or unload finished and swapped),
-    // from a load thread, with no lock held. May be empty.
+    // Called after a model's versions changed (a load, reload or unload finished and swapped;
+    // from a load thread) or its aliases or split changed (from the caller's thread), with no
+    // lock held. May be empty.
     std::function<void(const std::string& model)> on_change;
     // How long an unload or swap waits for requests that hold the old version, seconds; after
     // that the old version's scheduler stops (queued requests fail with UNAVAILABLE).
