@@ -118,7 +118,7 @@ absl::StatusOr<ModelCommand> Parse(const std::vector<std::string>& args) {
   static const std::map<std::string, std::pair<size_t, size_t>> kOperands = {
       {"models index", {0, 0}},   {"models list", {0, 0}},  {"models versions", {1, 1}},
       {"models load", {1, 1}},    {"models unload", {1, 1}}, {"models upload", {1, 1}},
-      {"alias set", {3, 3}},      {"alias rm", {2, 2}},     {"split set", {2, 1000}},
+      {"alias set", {3, 3}},      {"alias rm", {2, 2}},     {"split set", {1, 1000}},
       {"split get", {1, 1}}};
   auto it = kOperands.find(verb);
   if (it == kOperands.end()) {

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <random>
 #include <set>
@@ -26,7 +28,9 @@
 #include "runtime/core/logging.h"
 #include "runtime/core/status_macros.h"
 #include "runtime/repository/batching_config.h"
+#include "runtime/core/config_types.h"
 #include "runtime/repository/model_config.h"
+#include "runtime/repository/request_validator.h"
 #include "runtime/scheduler/direct_scheduler.h"
 #include "runtime/scheduler/dynamic_batch_scheduler.h"
 #include "spdlog/spdlog.h"
@@ -707,8 +711,81 @@ absl::StatusOr<std::shared_ptr<LoadedModel>> ModelManager::LoadVersion(
     ASSIGN_OR_RETURN(sched,
                      scheduler::DirectScheduler::Create(std::move(options), std::move(executors)));
   }
-  return std::make_shared<LoadedModel>(config, version, std::move(backend), std::move(statistics),
-                                       std::move(sched));
+  auto model = std::make_shared<LoadedModel>(config, version, std::move(backend),
+                                             std::move(statistics), std::move(sched));
+  RETURN_IF_ERROR(RunWarmup(*model, dir));
+  return model;
+}
+
+absl::Status ModelManager::RunWarmup(LoadedModel& model, const std::string& dir) const {
+  const inference::ModelConfig& config = model.config();
+  for (const inference::ModelWarmup& warmup : config.model_warmup()) {
+    const std::string what =
+        absl::StrCat("model '", config.name(), "' warm-up '", warmup.name(), "'");
+    const int64_t batch = std::max<int64_t>(1, warmup.batch_size());
+    if (config.max_batch_size() == 0 && warmup.batch_size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": batch_size ", warmup.batch_size(),
+                                                     " but the model does not batch"));
+    }
+    const uint32_t count = std::max<uint32_t>(1, warmup.count());
+    for (uint32_t run = 0; run < count; ++run) {
+      auto request = std::make_unique<core::InferenceRequest>();
+      request->model_name = config.name();
+      request->model_version = model.version();
+      request->id = absl::StrCat("warmup-", warmup.name());
+      std::mt19937 random(run);
+      for (const auto& [name, input] : warmup.inputs()) {
+        const core::DataType dtype = core::DataTypeFromConfig(input.data_type());
+        core::Shape shape;
+        if (config.max_batch_size() > 0) shape.push_back(batch);
+        int64_t elements = config.max_batch_size() > 0 ? batch : 1;
+        for (int64_t d : input.dims()) {
+          if (d <= 0 || d > (int64_t{1} << 24) || elements > (int64_t{1} << 28) / d) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(what, ": input '", name, "' has a bad or too large dim ", d));
+          }
+          shape.push_back(d);
+          elements *= d;
+        }
+        std::string bytes;
+        if (dtype == core::DataType::kBytes) {
+          bytes.assign(static_cast<size_t>(elements) * 4, '\0');  // empty strings
+        } else if (input.input_data_type_case() == inference::ModelWarmup::Input::kInputDataFile) {
+          RETURN_IF_ERROR(ValidateName(input.input_data_file(), "warm-up input_data_file"));
+          std::ifstream in(fs::path(dir) / "warmup" / input.input_data_file(), std::ios::binary);
+          if (!in) {
+            return absl::NotFoundError(absl::StrCat(what, ": no file warmup/",
+                                                    input.input_data_file()));
+          }
+          bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        } else {
+          bytes.assign(static_cast<size_t>(elements) * core::DataTypeByteSize(dtype), '\0');
+          if (input.input_data_type_case() == inference::ModelWarmup::Input::kRandomData) {
+            // Bytes in [0, 64): every integer type gets small non-negative values and no
+            // float pattern is NaN or Inf (the top byte keeps the sign and exponent low).
+            for (char& c : bytes) c = static_cast<char>(random() % 64);
+          }
+        }
+        request->inputs.push_back({name, core::Tensor::Owned(dtype, std::move(shape), std::move(bytes))});
+      }
+      if (absl::Status valid = ValidateRequest(config, request.get()); !valid.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(what, ": ", valid.message()));
+      }
+      absl::Notification done;
+      absl::Status result;
+      request->on_complete = [&](absl::StatusOr<core::InferenceResponse> response) {
+        result = response.status();
+        done.Notify();
+      };
+      RETURN_IF_ERROR(model.scheduler().Enqueue(std::move(request)));
+      done.WaitForNotification();
+      if (!result.ok()) {
+        return absl::Status(result.code(), absl::StrCat(what, " failed: ", result.message()));
+      }
+    }
+    Log()->info("{} ran {} time(s)", what, count);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ModelManager::Upload(const std::string& name, const LoadRequest& request,

@@ -267,6 +267,10 @@ class ModelManager {
   absl::StatusOr<std::shared_ptr<LoadedModel>> LoadVersion(const inference::ModelConfig& config,
                                                            const std::string& dir,
                                                            int64_t version) const;
+  // Runs the config's model_warmup requests (Triton's: zero_data, random_data or
+  // input_data_file under <model>/warmup/; `count` times each) through the version's scheduler
+  // and waits for them; an error fails the load, so the version never becomes READY.
+  absl::Status RunWarmup(LoadedModel& model, const std::string& dir) const;
   // Waits (bounded) until only the manager holds `model`, then stops its scheduler.
   void Drain(std::shared_ptr<LoadedModel> model) const;
   // Records `version` of `name` in the store (if any): a new record from the file, or an

@@ -395,6 +395,22 @@ TEST_F(ModelLifecycleTest, SetVersionLabelsMergesIntoTheRecord) {
   EXPECT_EQ(manager_->SetVersionLabels("a", 5, {}, {}).code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(ModelLifecycleTest, ModelWarmupRunsBeforeReadyAndABadOneFailsTheLoad) {
+  AddModel("warm",
+           R"pb(model_warmup [ { name: "zeros" batch_size: 1 count: 3
+                 inputs { key: "x" value { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } } } ])pb",
+           {1});
+  AddModel("cold",
+           R"pb(model_warmup [ { name: "wrong" batch_size: 1
+                 inputs { key: "nope" value { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } } } ])pb",
+           {1});
+  Start(ControlMode::kNone);
+  EXPECT_EQ(State("warm", 1), "READY");
+  EXPECT_EQ(factory_->executed(), 3) << "three warm-up runs before READY";
+  EXPECT_EQ(State("cold", 1).rfind("UNAVAILABLE: model 'cold' warm-up 'wrong'", 0), 0u)
+      << State("cold", 1);
+}
+
 TEST(ModelFilesTest, NamesAndUploadPaths) {
   EXPECT_TRUE(ValidateName("grid_load-forecast.v2", "model name").ok());
   for (std::string bad : {std::string(""), std::string("."), std::string(".."), std::string("a/b"),
