@@ -81,9 +81,11 @@ absl::StatusOr<ModelCommand> Parse(const std::vector<std::string>& args) {
     static const std::set<std::string> kValued = {"--url",    "--timeout-ms", "--max-message-bytes",
                                                   "--output", "--config",     "--name",
                                                   "--parent"};
-    if (!kValued.count(arg)) return absl::InvalidArgumentError(absl::StrCat("unknown option '", arg, "'"));
+    if (!kValued.count(arg))
+      return absl::InvalidArgumentError(absl::StrCat("unknown option '", arg, "'"));
     if (!value) {
-      if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat(arg, " needs a value"));
+      if (i + 1 >= args.size())
+        return absl::InvalidArgumentError(absl::StrCat(arg, " needs a value"));
       value = args[++i];
     }
     if (arg == "--url") {
@@ -116,13 +118,14 @@ absl::StatusOr<ModelCommand> Parse(const std::vector<std::string>& args) {
   const std::vector<std::string>& p = command.positional;
   const std::string verb = p.size() >= 2 ? absl::StrCat(p[0], " ", p[1]) : "";
   static const std::map<std::string, std::pair<size_t, size_t>> kOperands = {
-      {"models index", {0, 0}},   {"models list", {0, 0}},  {"models versions", {1, 1}},
-      {"models load", {1, 1}},    {"models unload", {1, 1}}, {"models upload", {1, 1}},
-      {"alias set", {3, 3}},      {"alias rm", {2, 2}},     {"split set", {1, 1000}},
+      {"models index", {0, 0}}, {"models list", {0, 0}},   {"models versions", {1, 1}},
+      {"models load", {1, 1}},  {"models unload", {1, 1}}, {"models upload", {1, 1}},
+      {"alias set", {3, 3}},    {"alias rm", {2, 2}},      {"split set", {1, 1000}},
       {"split get", {1, 1}}};
   auto it = kOperands.find(verb);
   if (it == kOperands.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown command '", absl::StrJoin(p, " "), "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown command '", absl::StrJoin(p, " "), "'"));
   }
   const size_t operands = p.size() - 2;
   if (operands < it->second.first || operands > it->second.second) {
@@ -178,7 +181,8 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
   options.always_print_primitive_fields = true;
   std::string json;
   auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
-  if (!status.ok()) return absl::InternalError(absl::StrCat("cannot print JSON: ", status.ToString()));
+  if (!status.ok())
+    return absl::InternalError(absl::StrCat("cannot print JSON: ", status.ToString()));
   return json;
 }
 
@@ -223,7 +227,8 @@ absl::Status Index(const Clients& clients, const ModelCommand& command, std::ost
     return absl::OkStatus();
   }
   std::vector<std::vector<std::string>> rows = {{"NAME", "VERSION", "STATE", "REASON"}};
-  for (const auto& m : index.models()) rows.push_back({m.name(), m.version(), m.state(), m.reason()});
+  for (const auto& m : index.models())
+    rows.push_back({m.name(), m.version(), m.state(), m.reason()});
   PrintTable(rows, out);
   return absl::OkStatus();
 }
@@ -238,7 +243,8 @@ absl::StatusOr<gridserve::v1::ListModelsResponse> List(const Clients& clients,
 
 std::string SplitText(const gridserve::v1::RegisteredModel& model) {
   std::vector<std::string> parts;
-  for (const auto& e : model.traffic_split()) parts.push_back(absl::StrCat(e.version(), "=", e.weight()));
+  for (const auto& e : model.traffic_split())
+    parts.push_back(absl::StrCat(e.version(), "=", e.weight()));
   return parts.empty() ? "-" : absl::StrJoin(parts, ",");
 }
 
@@ -256,7 +262,8 @@ absl::Status ListModels(const Clients& clients, const ModelCommand& command, std
       versions.push_back(std::to_string(v.version()));
       if (v.state() == "READY") ready.push_back(std::to_string(v.version()));
     }
-    for (const auto& [alias, version] : m.aliases()) aliases.push_back(absl::StrCat(alias, "=", version));
+    for (const auto& [alias, version] : m.aliases())
+      aliases.push_back(absl::StrCat(alias, "=", version));
     std::sort(aliases.begin(), aliases.end());
     rows.push_back({m.name(), versions.empty() ? "-" : absl::StrJoin(versions, ","),
                     ready.empty() ? "-" : absl::StrJoin(ready, ","),
@@ -286,7 +293,8 @@ absl::Status Versions(const Clients& clients, const ModelCommand& command, std::
                     v.parent_version() > 0 ? std::to_string(v.parent_version()) : "-", v.sha256(),
                     std::to_string(v.size_bytes()), FormatTime(v.created_at_unix_ms()),
                     v.aliases().empty() ? "-" : absl::StrJoin(v.aliases(), ","),
-                    m.empty() ? "-" : absl::StrJoin(m, ","), l.empty() ? "-" : absl::StrJoin(l, ",")});
+                    m.empty() ? "-" : absl::StrJoin(m, ","),
+                    l.empty() ? "-" : absl::StrJoin(l, ",")});
   }
   PrintTable(rows, out);
   return absl::OkStatus();
@@ -302,8 +310,9 @@ absl::Status Load(const Clients& clients, const ModelCommand& command, std::ostr
     }
     (*request.mutable_parameters())["config"].set_string_param(json);
   }
-  RETURN_IF_ERROR(clients.Call(clients.inference(),
-                               &inference::GRPCInferenceService::Stub::RepositoryModelLoad, request)
+  RETURN_IF_ERROR(clients
+                      .Call(clients.inference(),
+                            &inference::GRPCInferenceService::Stub::RepositoryModelLoad, request)
                       .status());
   return PrintDone(command, absl::StrCat("loaded model '", command.positional[2], "'"), out);
 }
@@ -311,9 +320,9 @@ absl::Status Load(const Clients& clients, const ModelCommand& command, std::ostr
 absl::Status Unload(const Clients& clients, const ModelCommand& command, std::ostream& out) {
   inference::RepositoryModelUnloadRequest request;
   request.set_model_name(command.positional[2]);
-  RETURN_IF_ERROR(clients.Call(clients.inference(),
-                               &inference::GRPCInferenceService::Stub::RepositoryModelUnload,
-                               request)
+  RETURN_IF_ERROR(clients
+                      .Call(clients.inference(),
+                            &inference::GRPCInferenceService::Stub::RepositoryModelUnload, request)
                       .status());
   return PrintDone(command, absl::StrCat("unloaded model '", command.positional[2], "'"), out);
 }
@@ -334,8 +343,8 @@ absl::Status Upload(const Clients& clients, const ModelCommand& command, std::os
   ASSIGN_OR_RETURN(std::string text, ReadFileToString((dir / "config.pbtxt").string(), 16 << 20));
   inference::ModelConfig config;
   if (!google::protobuf::TextFormat::ParseFromString(text, &config)) {
-    return absl::InvalidArgumentError(absl::StrCat((dir / "config.pbtxt").string(),
-                                                   " is not a valid ModelConfig"));
+    return absl::InvalidArgumentError(
+        absl::StrCat((dir / "config.pbtxt").string(), " is not a valid ModelConfig"));
   }
   if (config.name().empty()) config.set_name(name);
   std::string json;
@@ -345,17 +354,21 @@ absl::Status Upload(const Clients& clients, const ModelCommand& command, std::os
     return absl::InternalError("cannot convert config.pbtxt to JSON");
   }
   (*request.mutable_parameters())["config"].set_string_param(json);
-  if (command.parent > 0) (*request.mutable_parameters())["parent_version"].set_int64_param(command.parent);
+  if (command.parent > 0)
+    (*request.mutable_parameters())["parent_version"].set_int64_param(command.parent);
   int64_t total = 0;
   int files = 0;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     int64_t version;
-    if (!it->is_directory() || !absl::SimpleAtoi(it->path().filename().string(), &version)) continue;
-    for (fs::recursive_directory_iterator f(it->path(), ec), fend; !ec && f != fend; f.increment(ec)) {
+    if (!it->is_directory() || !absl::SimpleAtoi(it->path().filename().string(), &version))
+      continue;
+    for (fs::recursive_directory_iterator f(it->path(), ec), fend; !ec && f != fend;
+         f.increment(ec)) {
       if (!f->is_regular_file()) continue;
       const std::string rel = fs::relative(f->path(), dir).generic_string();
-      ASSIGN_OR_RETURN(std::string bytes,
-                       ReadFileToString(f->path().string(), static_cast<uint64_t>(max_message_bytes)));
+      ASSIGN_OR_RETURN(
+          std::string bytes,
+          ReadFileToString(f->path().string(), static_cast<uint64_t>(max_message_bytes)));
       total += static_cast<int64_t>(bytes.size());
       ++files;
       (*request.mutable_parameters())[absl::StrCat("file:", rel)].set_bytes_param(std::move(bytes));
@@ -369,8 +382,9 @@ absl::Status Upload(const Clients& clients, const ModelCommand& command, std::os
     return absl::ResourceExhaustedError(absl::StrCat(
         "the upload is ", total, " bytes, more than --max-message-bytes=", max_message_bytes));
   }
-  RETURN_IF_ERROR(clients.Call(clients.inference(),
-                               &inference::GRPCInferenceService::Stub::RepositoryModelLoad, request)
+  RETURN_IF_ERROR(clients
+                      .Call(clients.inference(),
+                            &inference::GRPCInferenceService::Stub::RepositoryModelLoad, request)
                       .status());
   return PrintDone(command,
                    absl::StrCat("uploaded and loaded model '", name, "' (", files, " file(s), ",
@@ -386,20 +400,21 @@ absl::Status Alias(const Clients& clients, const ModelCommand& command, std::ost
     request.set_alias(p[3]);
     int64_t version;
     if (!absl::SimpleAtoi(p[4], &version) || version <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat("version '", p[4], "' is not a positive integer"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("version '", p[4], "' is not a positive integer"));
     }
     request.set_version(version);
-    RETURN_IF_ERROR(clients.Call(clients.registry(), &gridserve::v1::RegistryService::Stub::SetAlias,
-                                 request)
-                        .status());
+    RETURN_IF_ERROR(
+        clients.Call(clients.registry(), &gridserve::v1::RegistryService::Stub::SetAlias, request)
+            .status());
     return PrintDone(command, absl::StrCat(p[2], ":", p[3], " -> version ", version), out);
   }
   gridserve::v1::DeleteAliasRequest request;
   request.set_model(p[2]);
   request.set_alias(p[3]);
-  RETURN_IF_ERROR(clients.Call(clients.registry(),
-                               &gridserve::v1::RegistryService::Stub::DeleteAlias, request)
-                      .status());
+  RETURN_IF_ERROR(
+      clients.Call(clients.registry(), &gridserve::v1::RegistryService::Stub::DeleteAlias, request)
+          .status());
   return PrintDone(command, absl::StrCat("removed alias ", p[2], ":", p[3]), out);
 }
 
@@ -421,16 +436,17 @@ absl::Status Split(const Clients& clients, const ModelCommand& command, std::ost
       entry->set_version(version);
       entry->set_weight(weight);
     }
-    RETURN_IF_ERROR(clients.Call(clients.registry(),
-                                 &gridserve::v1::RegistryService::Stub::SetTrafficSplit, request)
+    RETURN_IF_ERROR(clients
+                        .Call(clients.registry(),
+                              &gridserve::v1::RegistryService::Stub::SetTrafficSplit, request)
                         .status());
     return PrintDone(command, absl::StrCat("split of ", p[2], " set"), out);
   }
   gridserve::v1::GetTrafficSplitRequest request;
   request.set_model(p[2]);
-  ASSIGN_OR_RETURN(auto split, clients.Call(clients.registry(),
-                                            &gridserve::v1::RegistryService::Stub::GetTrafficSplit,
-                                            request));
+  ASSIGN_OR_RETURN(auto split,
+                   clients.Call(clients.registry(),
+                                &gridserve::v1::RegistryService::Stub::GetTrafficSplit, request));
   if (command.json) {
     ASSIGN_OR_RETURN(std::string json, ToJson(split));
     out << json << "\n";
@@ -461,7 +477,7 @@ bool IsModelCommand(const std::vector<std::string>& args) {
   }
   if (positional.empty()) return false;
   if (positional[0] == "alias" || positional[0] == "split") return true;
-  static const std::set<std::string> kModelVerbs = {"index", "list", "versions",
+  static const std::set<std::string> kModelVerbs = {"index", "list",   "versions",
                                                     "load",  "unload", "upload"};
   return positional[0] == "models" && positional.size() == 2 && kModelVerbs.count(positional[1]);
 }

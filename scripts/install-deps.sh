@@ -15,6 +15,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # Abseil, logging, HTTP for /metrics, SQLite
   libabsl-dev libspdlog-dev libcpp-httplib-dev libsqlite3-dev
+  # OpenSSL libcrypto: sha256 of model files for the registry (runtime/repository)
+  libssl-dev
   # tests and benchmarks; prometheus provides promtool (metrics/rules checks) and the e2e scraper
   libgtest-dev libgmock-dev libbenchmark-dev prometheus
   # model scripts run with /usr/bin/python3 and Debian's torch

@@ -7,10 +7,9 @@ namespace gridserve::server {
 absl::StatusOr<std::unique_ptr<LifecycleMetrics>> LifecycleMetrics::Create(
     metrics::Registry* registry) {
   std::unique_ptr<LifecycleMetrics> m(new LifecycleMetrics());
-  ASSIGN_OR_RETURN(m->loads_,
-                   registry->AddCounter("gridserve_model_loads_total",
-                                        "Model version load attempts, by result.",
-                                        {"model", "result"}));
+  ASSIGN_OR_RETURN(m->loads_, registry->AddCounter("gridserve_model_loads_total",
+                                                   "Model version load attempts, by result.",
+                                                   {"model", "result"}));
   ASSIGN_OR_RETURN(m->alias_info_,
                    registry->AddGauge("gridserve_model_alias_info",
                                       "1 for each alias, labelled with the version it names.",
@@ -35,7 +34,8 @@ void LifecycleMetrics::PublishRouting(const std::string& model,
   aliases_[model].clear();
   splits_[model].clear();
   for (const auto& [alias, version] : aliases) {
-    metrics::Labels labels = {{"model", model}, {"alias", alias}, {"version", std::to_string(version)}};
+    metrics::Labels labels = {
+        {"model", model}, {"alias", alias}, {"version", std::to_string(version)}};
     alias_info_->Add(labels).Set(1);
     aliases_[model].push_back(std::move(labels));
   }

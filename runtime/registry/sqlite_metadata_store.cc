@@ -85,9 +85,9 @@ class Statement {
   absl::Status Run() { return Step().status(); }
   std::string Text(int col) const {
     const unsigned char* text = sqlite3_column_text(stmt_, col);
-    return text == nullptr ? std::string()
-                           : std::string(reinterpret_cast<const char*>(text),
-                                         sqlite3_column_bytes(stmt_, col));
+    return text == nullptr
+               ? std::string()
+               : std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, col));
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   double Real(int col) const { return sqlite3_column_double(stmt_, col); }
@@ -113,9 +113,9 @@ absl::Status ExecOn(sqlite3* db, const char* sql) {
 // closed on error.
 absl::StatusOr<sqlite3*> OpenAndMigrate(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   auto fail = [&](absl::string_view what) -> absl::Status {
     absl::Status status = absl::DataLossError(
         absl::StrCat("registry ", path, ": ", what, ": ", db ? sqlite3_errmsg(db) : "no memory"));
@@ -141,11 +141,14 @@ absl::StatusOr<sqlite3*> OpenAndMigrate(const std::string& path) {
     applied = version.Int(0);
   }
   constexpr int64_t kKnown = sizeof(kMigrations) / sizeof(kMigrations[0]);
-  if (applied > kKnown) return fail(absl::StrCat("schema version ", applied, " is newer than this "
-                                                 "gridserve (", kKnown, ")"));
+  if (applied > kKnown)
+    return fail(absl::StrCat("schema version ", applied,
+                             " is newer than this "
+                             "gridserve (",
+                             kKnown, ")"));
   for (int64_t i = applied; i < kKnown; ++i) {
-    std::string sql = absl::StrCat("BEGIN IMMEDIATE;", kMigrations[i], "PRAGMA user_version = ",
-                                   i + 1, "; COMMIT;");
+    std::string sql = absl::StrCat("BEGIN IMMEDIATE;", kMigrations[i],
+                                   "PRAGMA user_version = ", i + 1, "; COMMIT;");
     if (!ExecOn(db, sql.c_str()).ok()) {
       ExecOn(db, "ROLLBACK").IgnoreError();
       return fail(absl::StrCat("migration ", i + 1, " failed"));
@@ -191,9 +194,10 @@ absl::StatusOr<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::Open(O
     // Keep the damaged file for inspection and start over: the repository on disk is the source
     // of truth for versions, so the caller can rebuild them.
     std::string aside = absl::StrCat(options.path, ".corrupt-", std::time(nullptr));
-    Log()->error("{}; moving it to {} and creating a new registry (aliases and splits are lost, "
-                 "versions are rebuilt from the repository)",
-                 std::string(db.status().message()), aside);
+    Log()->error(
+        "{}; moving it to {} and creating a new registry (aliases and splits are lost, "
+        "versions are rebuilt from the repository)",
+        std::string(db.status().message()), aside);
     std::error_code ec;
     std::filesystem::rename(options.path, aside, ec);
     for (const char* suffix : {"-wal", "-shm"}) {

@@ -36,8 +36,7 @@ class SqliteMetadataStore final : public MetadataStore {
   absl::StatusOr<std::vector<VersionRecord>> ListVersions(absl::string_view model) override;
   absl::Status PutVersion(const VersionRecord& record) override;
   absl::Status DeleteVersion(absl::string_view model, int64_t version) override;
-  absl::Status SetAlias(absl::string_view model, absl::string_view alias,
-                        int64_t version) override;
+  absl::Status SetAlias(absl::string_view model, absl::string_view alias, int64_t version) override;
   absl::Status DeleteAlias(absl::string_view model, absl::string_view alias) override;
   absl::StatusOr<std::map<std::string, std::map<std::string, int64_t>>> ListAliases(
       absl::string_view model) override;

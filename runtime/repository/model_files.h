@@ -24,8 +24,8 @@ absl::StatusOr<int64_t> ValidateUploadPath(absl::string_view path);
 // folder is added, removed, resized or rewritten (names, sizes and mtimes, not contents):
 // polling compares two of them to see a folder that is still being written.
 struct ModelFingerprint {
-  std::string config;                        // of config.pbtxt ("" when absent)
-  std::map<int64_t, std::string> versions;   // per numeric version folder
+  std::string config;                       // of config.pbtxt ("" when absent)
+  std::map<int64_t, std::string> versions;  // per numeric version folder
   bool operator==(const ModelFingerprint& o) const {
     return config == o.config && versions == o.versions;
   }

@@ -25,10 +25,10 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "runtime/core/config_types.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/status_macros.h"
 #include "runtime/repository/batching_config.h"
-#include "runtime/core/config_types.h"
 #include "runtime/repository/model_config.h"
 #include "runtime/repository/request_validator.h"
 #include "runtime/scheduler/direct_scheduler.h"
@@ -205,8 +205,7 @@ absl::StatusOr<std::string> ModelManager::FindModelDir(const std::string& name) 
     fs::path dir = fs::path(repo) / name;
     if (fs::is_directory(dir, ec)) return dir.string();
   }
-  return absl::NotFoundError(
-      absl::StrCat("model '", name, "' is not in any model repository"));
+  return absl::NotFoundError(absl::StrCat("model '", name, "' is not in any model repository"));
 }
 
 std::shared_ptr<absl::Mutex> ModelManager::ModelOpLock(const std::string& name) {
@@ -346,8 +345,8 @@ void ModelManager::LoadAsync(const std::string& name, LoadRequest request,
             auto status = google::protobuf::util::JsonStringToMessage(shared->config_json, &parsed);
             if (!status.ok()) {
               return absl::InvalidArgumentError(absl::StrCat(
-                  "model '", name, "': the config parameter is not a ModelConfig in JSON: ",
-                  status.ToString()));
+                  "model '", name,
+                  "': the config parameter is not a ModelConfig in JSON: ", status.ToString()));
             }
             std::string text;
             google::protobuf::TextFormat::PrintToString(parsed, &text);
@@ -369,7 +368,8 @@ absl::Status ModelManager::Unload(const std::string& name) {
 }
 
 void ModelManager::UnloadAsync(const std::string& name, std::function<void(absl::Status)> done) {
-  RunOnPool(name, [this, name] { return UnloadModel(name); }, std::move(done));
+  RunOnPool(
+      name, [this, name] { return UnloadModel(name); }, std::move(done));
 }
 
 absl::Status ModelManager::ReloadModel(const std::string& name, const std::string& dir,
@@ -401,8 +401,7 @@ absl::Status ModelManager::ReloadModel(const std::string& name, const std::strin
       std::string reason(desired.status().message());
       if (serving) {
         entry.reason = absl::StrCat("reload failed, previous version still serving: ", reason);
-        Log()->error("model '{}' reload failed (previous version keeps serving): {}", name,
-                     reason);
+        Log()->error("model '{}' reload failed (previous version keeps serving): {}", name, reason);
       } else {
         entry.config = config;
         entry.unloaded = false;
@@ -523,8 +522,8 @@ absl::Status ModelManager::ReloadModel(const std::string& name, const std::strin
   for (std::shared_ptr<LoadedModel>& model : retired) {
     const int64_t version = model->version();
     Drain(std::move(model));
-    Log()->info("unloaded model '{}' version {} (replaced or retired by its version policy)",
-                name, version);
+    Log()->info("unloaded model '{}' version {} (replaced or retired by its version policy)", name,
+                version);
   }
   if (options_.on_change) options_.on_change(name);
   return first_error;
@@ -533,8 +532,8 @@ absl::Status ModelManager::ReloadModel(const std::string& name, const std::strin
 void ModelManager::Drain(std::shared_ptr<LoadedModel> model) const {
   // Requests that resolved this version before the swap still hold it (some not yet enqueued):
   // wait for them, so none of them fails, then stop the scheduler with nothing left in it.
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::duration<double>(options_.drain_timeout_secs);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.drain_timeout_secs);
   while (model.use_count() > 1 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -614,9 +613,8 @@ void ModelManager::Poll() {
       if (it != models_.end() && it->second.loaded_fingerprint == fp) continue;
     }
     std::string model_dir = dir;
-    work.emplace_back(name, [this, name, model_dir, fp] {
-      return ReloadModel(name, model_dir, nullptr, fp);
-    });
+    work.emplace_back(
+        name, [this, name, model_dir, fp] { return ReloadModel(name, model_dir, nullptr, fp); });
   }
   std::vector<std::string> gone;
   {
@@ -754,8 +752,8 @@ absl::Status ModelManager::RunWarmup(LoadedModel& model, const std::string& dir)
           RETURN_IF_ERROR(ValidateName(input.input_data_file(), "warm-up input_data_file"));
           std::ifstream in(fs::path(dir) / "warmup" / input.input_data_file(), std::ios::binary);
           if (!in) {
-            return absl::NotFoundError(absl::StrCat(what, ": no file warmup/",
-                                                    input.input_data_file()));
+            return absl::NotFoundError(
+                absl::StrCat(what, ": no file warmup/", input.input_data_file()));
           }
           bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
         } else {
@@ -766,7 +764,8 @@ absl::Status ModelManager::RunWarmup(LoadedModel& model, const std::string& dir)
             for (char& c : bytes) c = static_cast<char>(random() % 64);
           }
         }
-        request->inputs.push_back({name, core::Tensor::Owned(dtype, std::move(shape), std::move(bytes))});
+        request->inputs.push_back(
+            {name, core::Tensor::Owned(dtype, std::move(shape), std::move(bytes))});
       }
       if (absl::Status valid = ValidateRequest(config, request.get()); !valid.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(what, ": ", valid.message()));
@@ -811,9 +810,9 @@ absl::Status ModelManager::Upload(const std::string& name, const LoadRequest& re
     inference::ModelConfig parsed;
     auto status = google::protobuf::util::JsonStringToMessage(request.config_json, &parsed);
     if (!status.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("model '", name, "': the config parameter is not a ModelConfig in JSON: ",
-                       status.ToString()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model '", name,
+          "': the config parameter is not a ModelConfig in JSON: ", status.ToString()));
     }
     if (parsed.name().empty()) parsed.set_name(name);
     google::protobuf::TextFormat::PrintToString(parsed, &config_text);
@@ -843,8 +842,8 @@ absl::Status ModelManager::Upload(const std::string& name, const LoadRequest& re
   // Everything is written under a hidden folder beside the model (same filesystem, never
   // served, removed at start-up if a crash leaves it), synced, then renamed into place.
   static std::atomic<int> counter{0};
-  const fs::path staging = model_dir.parent_path() /
-                           absl::StrCat(kStagingPrefix, name, "-", getpid(), "-", counter++);
+  const fs::path staging =
+      model_dir.parent_path() / absl::StrCat(kStagingPrefix, name, "-", getpid(), "-", counter++);
   auto cleanup = [&] {
     std::error_code rm_ec;
     fs::remove_all(staging, rm_ec);
@@ -879,11 +878,10 @@ absl::Status ModelManager::Upload(const std::string& name, const LoadRequest& re
     return absl::InternalError(
         absl::StrCat("cannot move the upload of model '", name, "' into place: ", ec.message()));
   }
-  Log()->info("uploaded model '{}' ({} bytes, {} version(s)) into {}", name, total,
-              versions.size(), model_dir.string());
+  Log()->info("uploaded model '{}' ({} bytes, {} version(s)) into {}", name, total, versions.size(),
+              model_dir.string());
   for (int64_t v : versions) {
-    RecordVersion(*config, model_dir.string(), v, registry::kSourceUpload,
-                  request.parent_version);
+    RecordVersion(*config, model_dir.string(), v, registry::kSourceUpload, request.parent_version);
   }
   *dir = model_dir.string();
   return absl::OkStatus();
@@ -949,12 +947,14 @@ void ModelManager::ReconcileStore(const std::map<std::string, std::string>& dirs
   std::error_code ec;
   for (const registry::VersionRecord& r : *records) {
     auto dir = dirs.find(r.model);
-    if (dir != dirs.end() && fs::is_directory(fs::path(dir->second) / std::to_string(r.version), ec)) {
+    if (dir != dirs.end() &&
+        fs::is_directory(fs::path(dir->second) / std::to_string(r.version), ec)) {
       continue;
     }
-    Log()->warn("registry disagrees with the disk: model '{}' version {} has a record but no "
-                "folder; removing the record and any alias or split entry that named it",
-                r.model, r.version);
+    Log()->warn(
+        "registry disagrees with the disk: model '{}' version {} has a record but no "
+        "folder; removing the record and any alias or split entry that named it",
+        r.model, r.version);
     options_.store->DeleteVersion(r.model, r.version).IgnoreError();
   }
   if (records->empty()) Log()->info("registry is empty: rebuilding it from the repository");
@@ -995,8 +995,8 @@ absl::StatusOr<std::shared_ptr<LoadedModel>> ModelManager::GetLocked(absl::strin
   const ModelEntry& entry = it->second;
   if (unloading_) return absl::UnavailableError(absl::StrCat("model '", name, "' is unloading"));
   if (entry.unloaded) {
-    return absl::UnavailableError(absl::StrCat(
-        "model '", name, "' is not loaded (load it with RepositoryModelLoad)"));
+    return absl::UnavailableError(
+        absl::StrCat("model '", name, "' is not loaded (load it with RepositoryModelLoad)"));
   }
   if (version == 0) {
     for (auto v = entry.versions.rbegin(); v != entry.versions.rend(); ++v) {
@@ -1012,10 +1012,9 @@ absl::StatusOr<std::shared_ptr<LoadedModel>> ModelManager::GetLocked(absl::strin
     return absl::NotFoundError(absl::StrCat("model '", name, "' has no version ", version));
   }
   if (v->second.state != ModelState::kReady) {
-    return absl::UnavailableError(absl::StrCat("model '", name, "' version ", version,
-                                               " is not ready: ",
-                                               v->second.reason.empty() ? "loading"
-                                                                        : v->second.reason));
+    return absl::UnavailableError(
+        absl::StrCat("model '", name, "' version ", version,
+                     " is not ready: ", v->second.reason.empty() ? "loading" : v->second.reason));
   }
   return v->second.model;
 }
@@ -1025,9 +1024,9 @@ absl::StatusOr<int64_t> ModelManager::ResolveVersionNumber(absl::string_view nam
   if (version.empty()) return 0;
   if (std::optional<int64_t> number = ParseVersionNumber(version)) return *number;
   if (!CheckAliasName(version).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model '", name, "': version '", absl::CHexEscape(version),
-        "' is neither a positive integer nor an alias"));
+    return absl::InvalidArgumentError(absl::StrCat("model '", name, "': version '",
+                                                   absl::CHexEscape(version),
+                                                   "' is neither a positive integer nor an alias"));
   }
   absl::MutexLock lock(&mu_);
   if (!models_.count(name)) return absl::NotFoundError(absl::StrCat("unknown model '", name, "'"));
@@ -1097,8 +1096,8 @@ std::vector<ModelManager::IndexEntry> ModelManager::Index() const {
       if (reason.empty() && v.state == ModelState::kReady && !entry.reason.empty()) {
         reason = entry.reason;  // e.g. a newer version failed while this one serves
       }
-      index.push_back({name, version, unloading_ ? ModelState::kUnloading : v.state, reason,
-                       v.load_seconds});
+      index.push_back(
+          {name, version, unloading_ ? ModelState::kUnloading : v.state, reason, v.load_seconds});
     }
   }
   return index;
@@ -1174,7 +1173,8 @@ absl::Status ModelManager::SetTrafficSplit(const std::string& model,
   }
   if (!split.empty() && !(total > 0)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("model '", model, "': split weights sum to 0; give at least one version a "
+        absl::StrCat("model '", model,
+                     "': split weights sum to 0; give at least one version a "
                      "positive weight (an empty split removes it)"));
   }
   RETURN_IF_ERROR(options_.store->SetTrafficSplit(model, split));

@@ -243,9 +243,9 @@ class ModelManager {
   struct ModelEntry {
     std::string dir;
     absl::StatusOr<inference::ModelConfig> config = absl::UnknownError("not loaded");
-    std::string config_fingerprint;  // of the config `config` was read from (or the override)
-    std::string reason;              // model-level failure (bad config, no versions)
-    bool unloaded = false;           // explicit unload, or never loaded in explicit mode
+    std::string config_fingerprint;       // of the config `config` was read from (or the override)
+    std::string reason;                   // model-level failure (bad config, no versions)
+    bool unloaded = false;                // explicit unload, or never loaded in explicit mode
     ModelFingerprint loaded_fingerprint;  // of the folder as last (re)loaded, failed or not
     std::map<int64_t, VersionEntry> versions;
   };
@@ -275,8 +275,8 @@ class ModelManager {
   void Drain(std::shared_ptr<LoadedModel> model) const;
   // Records `version` of `name` in the store (if any): a new record from the file, or an
   // existing one checked against it (a changed file is fixed with a warning).
-  void RecordVersion(const inference::ModelConfig& config, const std::string& dir,
-                     int64_t version, absl::string_view source, int64_t parent_version) const;
+  void RecordVersion(const inference::ModelConfig& config, const std::string& dir, int64_t version,
+                     absl::string_view source, int64_t parent_version) const;
   // Start-up reconciliation of the store with the repositories.
   void ReconcileStore(const std::map<std::string, std::string>& dirs);
   // Runs `op` on the load pool with `name`'s operation lock held.

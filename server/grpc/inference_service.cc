@@ -204,9 +204,8 @@ grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
     return Finish(ctx, absl::InvalidArgumentError("a model version needs a model name"));
   }
   absl::StatusOr<int64_t> version =
-      request->name().empty()
-          ? absl::StatusOr<int64_t>(0)
-          : models_->ResolveVersionNumber(request->name(), request->version());
+      request->name().empty() ? absl::StatusOr<int64_t>(0)
+                              : models_->ResolveVersionNumber(request->name(), request->version());
   if (!version.ok()) return Finish(ctx, version.status());
   if (!request->name().empty()) {
     absl::StatusOr<inference::ModelConfig> config = models_->GetConfig(request->name());
@@ -328,8 +327,8 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
       load.config_json = param.string_param();
     } else if (absl::StartsWith(key, "file:")) {
       if (param.parameter_choice_case() != inference::ModelRepositoryParameter::kBytesParam) {
-        return Finish(ctx, absl::InvalidArgumentError(
-                               absl::StrCat("parameter '", key, "' must be bytes")));
+        return Finish(
+            ctx, absl::InvalidArgumentError(absl::StrCat("parameter '", key, "' must be bytes")));
       }
       load.files[key.substr(5)] = param.bytes_param();
     } else if (key == "parent_version") {
@@ -344,9 +343,8 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
   const std::string name = request->model_name();
   Log()->info("RepositoryModelLoad '{}' from {} ({} file(s))", name, ctx->peer(),
               load.files.size());
-  models_->LoadAsync(name, std::move(load), [reactor](absl::Status status) {
-    reactor->Finish(ToGrpcStatus(status));
-  });
+  models_->LoadAsync(name, std::move(load),
+                     [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
   return reactor;
 }
 
@@ -365,9 +363,8 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryModelUnload(
   // unload_dependents is accepted; gridserve has no ensembles, so there are no dependents.
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   Log()->info("RepositoryModelUnload '{}' from {}", request->model_name(), ctx->peer());
-  models_->UnloadAsync(request->model_name(), [reactor](absl::Status status) {
-    reactor->Finish(ToGrpcStatus(status));
-  });
+  models_->UnloadAsync(request->model_name(),
+                       [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
   return reactor;
 }
 

@@ -84,7 +84,8 @@ grpc::ServerUnaryReactor* RegistryService::ListModels(
   for (const auto& entry : models_->Index()) names.insert(entry.name);
   if (!request->name().empty()) {
     if (!names.count(request->name())) {
-      return Finish(ctx, absl::NotFoundError(absl::StrCat("unknown model '", request->name(), "'")));
+      return Finish(ctx,
+                    absl::NotFoundError(absl::StrCat("unknown model '", request->name(), "'")));
     }
     names = {request->name()};
   }
@@ -112,8 +113,8 @@ grpc::ServerUnaryReactor* RegistryService::GetModelVersion(
       return Finish(ctx, absl::OkStatus());
     }
   }
-  return Finish(ctx, absl::NotFoundError(absl::StrCat("model '", request->model(),
-                                                      "' has no version ", *version)));
+  return Finish(ctx, absl::NotFoundError(
+                         absl::StrCat("model '", request->model(), "' has no version ", *version)));
 }
 
 grpc::ServerUnaryReactor* RegistryService::SetAlias(grpc::CallbackServerContext* ctx,

@@ -27,9 +27,7 @@ const std::string kCli = std::string(GRIDSERVE_BINARY_DIR) + "/client/gridserve-
 const std::string kPerf = std::string(GRIDSERVE_BINARY_DIR) + "/client/perf/gridserve-perf";
 const std::string kModels = GRIDSERVE_TEST_MODELS_DIR;
 
-std::string TestName() {
-  return ::testing::UnitTest::GetInstance()->current_test_info()->name();
-}
+std::string TestName() { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
 std::string LogPath(const std::string& name) {
   return ::testing::TempDir() + "/gridserve_lifecycle_" + TestName() + "_" + name + ".log";
 }
@@ -61,10 +59,12 @@ class LifecycleTest : public ::testing::Test {
 
   void Start(std::vector<std::string> flags) {
     port_ = testing::FreeLoopbackPort();
-    std::vector<std::string> argv = {kServer, "--model-repository=" + repo_.string(),
+    std::vector<std::string> argv = {kServer,
+                                     "--model-repository=" + repo_.string(),
                                      "--grpc-address=127.0.0.1",
                                      "--grpc-port=" + std::to_string(port_),
-                                     "--allow-metrics=false", "--strict-readiness=false"};
+                                     "--allow-metrics=false",
+                                     "--strict-readiness=false"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     server_ = std::make_unique<testing::Subprocess>(argv, LogPath("server"));
     stub_ = inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
@@ -131,10 +131,10 @@ TEST_F(LifecycleTest, PollModeSwapsUnderLoadWithZeroFailedRequests) {
   ASSERT_EQ(State("add_sub", "1"), "READY");
 
   // Closed loop, 8 in flight, on the latest version, for a window that covers both changes.
-  testing::Subprocess perf({kPerf, "-u", "127.0.0.1:" + std::to_string(port_), "-m", "add_sub",
-                            "--concurrency-range", "8", "--warmup-ms", "0",
-                            "--measurement-interval", "30000", "--threads", "1", "--json"},
-                           LogPath("perf"));
+  testing::Subprocess perf(
+      {kPerf, "-u", "127.0.0.1:" + std::to_string(port_), "-m", "add_sub", "--concurrency-range",
+       "8", "--warmup-ms", "0", "--measurement-interval", "30000", "--threads", "1", "--json"},
+      LogPath("perf"));
   std::this_thread::sleep_for(std::chrono::seconds(1));
 
   // Version 2 arrives in pieces over ~3 s; polls in between see a changing folder.
@@ -150,8 +150,9 @@ TEST_F(LifecycleTest, PollModeSwapsUnderLoadWithZeroFailedRequests) {
       std::this_thread::sleep_for(std::chrono::milliseconds(600));
     }
   }
-  ASSERT_TRUE(WaitFor([&] { return State("add_sub", "2") == "READY" && State("add_sub", "1") == ""; },
-                      std::chrono::seconds(30)))
+  ASSERT_TRUE(
+      WaitFor([&] { return State("add_sub", "2") == "READY" && State("add_sub", "1") == ""; },
+              std::chrono::seconds(30)))
       << server_->Output();
   inference::ModelInferResponse resp;
   ASSERT_TRUE(Infer("", &resp).ok());

@@ -111,9 +111,9 @@ TEST_F(ModelManagementTest, LoadAndUnloadNeedExplicitMode) {
   inference::RepositoryModelUnloadRequest unload;
   unload.set_model_name("add_sub");
   inference::RepositoryModelUnloadResponse unload_response;
-  EXPECT_EQ(stub_->RepositoryModelUnload(testing::Context().get(), unload, &unload_response)
-                .error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      stub_->RepositoryModelUnload(testing::Context().get(), unload, &unload_response).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST_F(ModelManagementTest, UploadIsServedWithItsLineageAndBadUploadsAreRefused) {
@@ -141,9 +141,9 @@ TEST_F(ModelManagementTest, UploadIsServedWithItsLineageAndBadUploadsAreRefused)
             grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(Upload("adder", {{"1/model.pt", model_bytes_}}).error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
-  EXPECT_EQ(Upload("other", {{"1/model.pt", model_bytes_}}, "{\"max_batch_size\": \"x\"}")
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      Upload("other", {{"1/model.pt", model_bytes_}}, "{\"max_batch_size\": \"x\"}").error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
 
   // A broken new version: the load fails, version 1 keeps serving.
   grpc::Status broken = Upload("adder", {{"2/model.pt", "not a TorchScript archive"}}, "");
@@ -197,9 +197,9 @@ TEST_F(ModelManagementTest, AliasesAndANinetyTenSplitRouteAndSurviveARestart) {
   v2->set_version(2);
   v2->set_weight(10);
   gridserve::v1::SetTrafficSplitResponse split_response;
-  EXPECT_EQ(registry_->SetTrafficSplit(testing::Context().get(), split, &split_response)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      registry_->SetTrafficSplit(testing::Context().get(), split, &split_response).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   v1->set_weight(90);
   ASSERT_OK(registry_->SetTrafficSplit(testing::Context().get(), split, &split_response));
 

@@ -23,8 +23,17 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kConfig[] = R"pb(
-  input [ { name: "x" data_type: TYPE_FP32 dims: [ -1 ] } ]
-  output [ { name: "y" data_type: TYPE_FP32 dims: [ -1 ] } ]
+  input
+  [ {
+    name: "x"
+    data_type: TYPE_FP32
+    dims: [ -1 ]
+  }] output
+  [ {
+    name: "y"
+    data_type: TYPE_FP32
+    dims: [ -1 ]
+  }]
 )pb";
 
 class ModelLifecycleTest : public ::testing::Test {
@@ -51,7 +60,8 @@ class ModelLifecycleTest : public ::testing::Test {
     fs::create_directories(path.parent_path());
     std::ofstream(path, std::ios::binary) << text;
   }
-  void AddModel(const std::string& name, const std::string& extra, const std::vector<int>& versions) {
+  void AddModel(const std::string& name, const std::string& extra,
+                const std::vector<int>& versions) {
     Write(repo_ / name / "config.pbtxt", absl::StrCat(extra, kConfig));
     for (int v : versions) AddVersion(name, v, absl::StrCat("weights of ", name, " v", v));
   }
@@ -354,8 +364,7 @@ TEST_F(ModelLifecycleTest, TrafficSplitRoutesNinetyTenDeterministicallyAndSurviv
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(manager_->SetTrafficSplit("m", {{1, 0}, {2, 0}}).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(manager_->SetTrafficSplit("m", {{1, 90}, {5, 10}}).code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager_->SetTrafficSplit("m", {{1, 90}, {5, 10}}).code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(manager_->SetTrafficSplit("m", {{1, 90}, {2, 10}}).ok());
 
   auto count = [&] {
@@ -388,7 +397,8 @@ TEST_F(ModelLifecycleTest, SetVersionLabelsMergesIntoTheRecord) {
   ASSERT_TRUE(manager_->SetVersionLabels("a", 1, {{"owner", "grid"}}, {{"val_mae", 0.5}}).ok());
   ASSERT_TRUE(manager_->SetVersionLabels("a", 1, {{"stage", "canary"}}, {}).ok());
   auto record = store_->GetVersion("a", 1);
-  EXPECT_EQ(record->labels, (std::map<std::string, std::string>{{"owner", "grid"}, {"stage", "canary"}}));
+  EXPECT_EQ(record->labels,
+            (std::map<std::string, std::string>{{"owner", "grid"}, {"stage", "canary"}}));
   EXPECT_EQ(record->metrics.at("val_mae"), 0.5);
   ASSERT_TRUE(manager_->SetVersionLabels("a", 1, {{"owner", ""}}, {}).ok());
   EXPECT_EQ(store_->GetVersion("a", 1)->labels.count("owner"), 0u);
@@ -397,12 +407,35 @@ TEST_F(ModelLifecycleTest, SetVersionLabelsMergesIntoTheRecord) {
 
 TEST_F(ModelLifecycleTest, ModelWarmupRunsBeforeReadyAndABadOneFailsTheLoad) {
   AddModel("warm",
-           R"pb(model_warmup [ { name: "zeros" batch_size: 1 count: 3
-                 inputs { key: "x" value { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } } } ])pb",
+           R"pb(model_warmup
+                [ {
+                  name: "zeros"
+                  batch_size: 1
+                  count: 3
+                  inputs {
+                    key: "x"
+                    value {
+                      data_type: TYPE_FP32
+                      dims: [ 4 ]
+                      zero_data: true
+                    }
+                  }
+                }])pb",
            {1});
   AddModel("cold",
-           R"pb(model_warmup [ { name: "wrong" batch_size: 1
-                 inputs { key: "nope" value { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } } } ])pb",
+           R"pb(model_warmup
+                [ {
+                  name: "wrong"
+                  batch_size: 1
+                  inputs {
+                    key: "nope"
+                    value {
+                      data_type: TYPE_FP32
+                      dims: [ 4 ]
+                      zero_data: true
+                    }
+                  }
+                }])pb",
            {1});
   Start(ControlMode::kNone);
   EXPECT_EQ(State("warm", 1), "READY");
