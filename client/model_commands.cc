@@ -20,6 +20,7 @@
 #include "client/cli.h"
 #include "client/file.h"
 #include "client/grpc_client.h"
+#include "client/table.h"
 #include "gridserve/v1/registry.grpc.pb.h"
 #include "inference/grpc_service.grpc.pb.h"
 #include "runtime/core/status_macros.h"
@@ -184,23 +185,6 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
   if (!status.ok())
     return absl::InternalError(absl::StrCat("cannot print JSON: ", status.ToString()));
   return json;
-}
-
-void PrintTable(const std::vector<std::vector<std::string>>& rows, std::ostream& out) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()), 0);
-    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t c = 0; c < row.size(); ++c) {
-      line += row[c];
-      if (c + 1 < row.size()) line.append(widths[c] - row[c].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out << line << "\n";
-  }
 }
 
 std::string FormatTime(int64_t unix_ms) {

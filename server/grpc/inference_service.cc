@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/core/config_types.h"
 #include "runtime/core/logging.h"
+#include "runtime/core/status_macros.h"
 #include "runtime/repository/request_validator.h"
 #include "server/grpc/peer.h"
 #include "server/grpc/status_util.h"
@@ -305,17 +306,23 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
   return reactor;
 }
 
+absl::Status InferenceService::MayChangeModels(const grpc::CallbackServerContext& ctx,
+                                               absl::string_view rpc) const {
+  RETURN_IF_ERROR(RequireLoopbackPeer(ctx, rpc));
+  if (options_.control_mode != repository::ControlMode::kExplicit) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("explicit model load / unload is not allowed in model control mode '",
+                     repository::ControlModeName(options_.control_mode),
+                     "' (start with --model-control-mode=explicit)"));
+  }
+  return absl::OkStatus();
+}
+
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
     grpc::CallbackServerContext* ctx, const inference::RepositoryModelLoadRequest* request,
     inference::RepositoryModelLoadResponse*) {
-  if (absl::Status peer = RequireLoopbackPeer(*ctx, "RepositoryModelLoad"); !peer.ok()) {
-    return Finish(ctx, peer);
-  }
-  if (options_.control_mode != repository::ControlMode::kExplicit) {
-    return Finish(ctx, absl::FailedPreconditionError(absl::StrCat(
-                           "explicit model load / unload is not allowed in model control mode '",
-                           repository::ControlModeName(options_.control_mode),
-                           "' (start with --model-control-mode=explicit)")));
+  if (absl::Status allowed = MayChangeModels(*ctx, "RepositoryModelLoad"); !allowed.ok()) {
+    return Finish(ctx, allowed);
   }
   repository::LoadRequest load;
   for (const auto& [key, param] : request->parameters()) {
@@ -351,14 +358,8 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelUnload(
     grpc::CallbackServerContext* ctx, const inference::RepositoryModelUnloadRequest* request,
     inference::RepositoryModelUnloadResponse*) {
-  if (absl::Status peer = RequireLoopbackPeer(*ctx, "RepositoryModelUnload"); !peer.ok()) {
-    return Finish(ctx, peer);
-  }
-  if (options_.control_mode != repository::ControlMode::kExplicit) {
-    return Finish(ctx, absl::FailedPreconditionError(absl::StrCat(
-                           "explicit model load / unload is not allowed in model control mode '",
-                           repository::ControlModeName(options_.control_mode),
-                           "' (start with --model-control-mode=explicit)")));
+  if (absl::Status allowed = MayChangeModels(*ctx, "RepositoryModelUnload"); !allowed.ok()) {
+    return Finish(ctx, allowed);
   }
   // unload_dependents is accepted; gridserve has no ensembles, so there are no dependents.
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();

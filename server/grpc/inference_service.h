@@ -83,6 +83,9 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
                                        inference::ModelInferResponse* response) override;
 
  private:
+  // Load and unload: loopback peers only, and only in explicit mode (Triton's rule).
+  absl::Status MayChangeModels(const grpc::CallbackServerContext& ctx, absl::string_view rpc) const;
+
   repository::ModelManager* const models_;
   const Options options_;
   // Absolute nice value for gRPC threads: the constructing (loading) thread's plus
