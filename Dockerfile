@@ -13,6 +13,7 @@ FROM debian:12
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       libtorch1.13 libopenblas0-pthread libjemalloc2 libgrpc++1.51 libprotobuf32 libspdlog1.10 libcpp-httplib0.11 \
       libprometheus-cpp-core1.0 \
+      libsqlite3-0 libssl3 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/server/gridserve /src/build/client/gridserve-cli /usr/local/bin/
 EXPOSE 8001 8002

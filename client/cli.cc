@@ -16,6 +16,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "client/grpc_client.h"
+#include "client/model_commands.h"
+#include "client/table.h"
 #include "client/tensor_io.h"
 #include "runtime/core/status_macros.h"
 
@@ -243,19 +245,7 @@ absl::Status Models(const InferenceClient& client, const CommandLine& command, s
   for (const auto& model : index.models()) {
     rows.push_back({model.name(), model.version(), model.state(), model.reason()});
   }
-  std::vector<size_t> widths(4, 0);
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t c = 0; c < row.size(); ++c) {
-      line += row[c];
-      if (c + 1 < row.size()) line.append(widths[c] - row[c].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out << line << "\n";
-  }
+  PrintTable(rows, out);
   return absl::OkStatus();
 }
 
@@ -309,10 +299,11 @@ absl::Status Infer(const InferenceClient& client, const CommandLine& command, st
 }  // namespace
 
 int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (IsModelCommand(args)) return RunModelCommand(args, out, err);
   CommandLine command;
   std::optional<UsageError> usage = Parse(args, &command);
   if (command.help && !usage.has_value()) {
-    out << kCliUsage;
+    out << kCliUsage << "\n" << kModelCommandsUsage;
     return kExitOk;
   }
   if (!usage.has_value()) usage = Validate(command);

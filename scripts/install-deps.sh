@@ -17,6 +17,8 @@ packages=(
   libabsl-dev libspdlog-dev libcpp-httplib-dev libsqlite3-dev
   # Prometheus client library (we link prometheus-cpp-core: metric types, text exposition)
   prometheus-cpp-dev
+  # OpenSSL libcrypto: sha256 of model files for the registry (runtime/repository)
+  libssl-dev
   # tests and benchmarks; prometheus provides promtool (metrics/rules checks) and the e2e scraper
   libgtest-dev libgmock-dev libbenchmark-dev prometheus
   # model scripts run with /usr/bin/python3 and Debian's torch

@@ -99,6 +99,35 @@ const std::map<std::string, Flag>& Flags() {
        {"Nice increment of gRPC threads, so model instances keep the CPU under overload "
         "(default 10; 0 = off)",
         false, Int(&ServerOptions::grpc_thread_nice, 0, 19)}},
+      {"model-control-mode",
+       {"How models load: none (all at start, no changes), poll (follow the repository), "
+        "explicit (--load-model and RepositoryModelLoad/Unload) (default none)",
+        false,
+        [](const std::string& v, ServerOptions* o) {
+          if (v != "none" && v != "poll" && v != "explicit") return false;
+          o->model_control_mode = v;
+          return true;
+        }}},
+      {"repository-poll-secs",
+       {"Poll mode: seconds between repository scans; a changed folder loads once it is the same "
+        "at two scans (default 15)",
+        false, Int(&ServerOptions::repository_poll_secs, 1, 86400)}},
+      {"load-model",
+       {"Explicit mode: a model to load at start; repeat for several, '*' for all", false,
+        [](const std::string& v, ServerOptions* o) {
+          if (v.empty()) return false;
+          o->load_models.push_back(v);
+          return true;
+        }}},
+      {"model-load-thread-count",
+       {"Threads that load models (default 4)", false,
+        Int(&ServerOptions::model_load_thread_count, 1, 256)}},
+      {"max-upload-bytes",
+       {"Largest model upload (RepositoryModelLoad file: parameters), bytes (default 67108864)",
+        false, Int<int64_t>(&ServerOptions::max_upload_bytes, 1, int64_t{1} << 40)}},
+      {"registry-path",
+       {"The registry's SQLite file (default <first model repository>/.gridserve-registry.db)",
+        false, Str(&ServerOptions::registry_path)}},
       {"cpu-cores",
        {"Cores shared by a model's instances for intra-op threads (default: all)", false,
         Int(&ServerOptions::cpu_cores, 0, 4096)}},
@@ -165,6 +194,9 @@ absl::StatusOr<ServerOptions> ParseFlags(const std::vector<std::string>& args) {
   }
   if (options.model_repositories.empty()) {
     return absl::InvalidArgumentError("--model-repository is required");
+  }
+  if (!options.load_models.empty() && options.model_control_mode != "explicit") {
+    return absl::InvalidArgumentError("--load-model needs --model-control-mode=explicit");
   }
   return options;
 }

@@ -38,6 +38,13 @@ struct ServerOptions {
     std::string malloc;
   };
   Process process;
+  // Model lifecycle and registry (docs/model-management.md).
+  std::string model_control_mode = "none";  // --model-control-mode: none | poll | explicit
+  int repository_poll_secs = 15;            // --repository-poll-secs (poll mode)
+  std::vector<std::string> load_models;     // --load-model (explicit mode; repeatable, "*")
+  int model_load_thread_count = 4;          // --model-load-thread-count
+  int64_t max_upload_bytes = 64 << 20;      // --max-upload-bytes (RepositoryModelLoad files)
+  std::string registry_path;  // --registry-path; "" = <first repo>/.gridserve-registry.db
 };
 
 }  // namespace gridserve::server

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "prometheus/registry.h"
@@ -13,10 +14,13 @@
 #include "runtime/metrics/host_collector.h"
 #include "runtime/metrics/inference_metrics.h"
 #include "runtime/metrics/process_collector.h"
+#include "runtime/registry/sqlite_metadata_store.h"
 #include "runtime/repository/model_manager.h"
 #include "server/grpc/inference_service.h"
 #include "server/grpc/server_info_service.h"
+#include "server/grpc/registry_service.h"
 #include "server/http/metrics_http_server.h"
+#include "server/lifecycle_metrics.h"
 #include "server/metrics_observer.h"
 #include "server/version.h"
 #include "spdlog/spdlog.h"
@@ -101,6 +105,43 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
           inference->ForModelVersion(config.name(), std::to_string(version)))};
     };
   }
+  absl::StatusOr<repository::ControlMode> mode =
+      repository::ParseControlMode(options.model_control_mode);
+  if (!mode.ok()) return mode.status();
+  manager_options.control_mode = *mode;
+  manager_options.startup_models = options.load_models;
+  manager_options.load_threads = options.model_load_thread_count;
+  manager_options.max_upload_bytes = options.max_upload_bytes;
+  // The registry: one SQLite file, by default inside the first repository (hidden, so never
+  // taken for a model).
+  registry::SqliteMetadataStore::Options store_options;
+  store_options.path = options.registry_path.empty()
+                           ? options.model_repositories[0] + "/.gridserve-registry.db"
+                           : options.registry_path;
+  bool recreated = false;
+  absl::StatusOr<std::unique_ptr<registry::SqliteMetadataStore>> store =
+      registry::SqliteMetadataStore::Open(store_options, &recreated);
+  if (store.ok()) {
+    server->store_ = *std::move(store);
+    spdlog::info("registry: {}{}", server->store_->path(), recreated ? " (recreated)" : "");
+    manager_options.store = server->store_.get();
+  } else {
+    // A read-only repository still serves; only lineage, aliases and splits are unavailable.
+    spdlog::error("registry unavailable, serving without it (no lineage, aliases or splits): {}",
+                  std::string(store.status().message()));
+  }
+  Server* self = server.get();
+  absl::StatusOr<std::unique_ptr<LifecycleMetrics>> lifecycle =
+      LifecycleMetrics::Create(server->registry_.get());
+  if (!lifecycle.ok()) return lifecycle.status();
+  server->lifecycle_metrics_ = *std::move(lifecycle);
+  manager_options.on_load = [self](const repository::LoadEvent& event) {
+    self->lifecycle_metrics_->OnLoad(event);
+  };
+  manager_options.on_change = [self](const std::string& model) {
+    self->PublishModelStates(true);
+    self->PublishRouting(model);
+  };
   absl::StatusOr<std::unique_ptr<repository::ModelManager>> models =
       repository::ModelManager::Create(std::move(manager_options));
   if (!models.ok()) return models.status();
@@ -111,8 +152,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   // --allow-metrics=false turns the whole metrics path off, not just the endpoint.
   service_options.metrics = options.allow_metrics ? server->inference_metrics_.get() : nullptr;
   service_options.grpc_thread_nice = options.grpc_thread_nice;
+  service_options.control_mode = *mode;
   server->service_ = std::make_unique<InferenceService>(server->models_.get(), service_options);
   server->info_service_ = std::make_unique<ServerInfoService>(MakeServerInfo(options));
+  server->registry_service_ = std::make_unique<RegistryService>(server->models_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -124,6 +167,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->grpc_port_);
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->info_service_.get());
+  builder.RegisterService(server->registry_service_.get());
   int max_message = static_cast<int>(std::min<int64_t>(options.grpc_max_message_size, INT32_MAX));
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(max_message);
@@ -147,6 +191,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
     }
   }
   server->PublishModelStates(true);
+  std::set<std::string> names;
+  for (const auto& entry : server->models_->Index()) names.insert(entry.name);
+  for (const std::string& name : names) server->PublishRouting(name);
+  if (*mode == repository::ControlMode::kPoll) {
+    server->models_->StartPolling(absl::Seconds(options.repository_poll_secs));
+    spdlog::info("polling the model repositories every {} s", options.repository_poll_secs);
+  }
   server->service_->SetModelsLoaded(true);
   health->SetServingStatus(server->service_->IsReady());
   spdlog::info("gridserve ready: {} model version(s) known, ready={}",
@@ -159,13 +210,29 @@ Server::~Server() { Shutdown(); }
 int Server::metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
 
 void Server::PublishModelStates(bool serving) {
+  absl::MutexLock lock(&published_mu_);
+  std::set<std::pair<std::string, int64_t>> now;
   for (const auto& entry : models_->Index()) {
     if (entry.version == 0) continue;
+    now.insert({entry.name, entry.version});
     metrics::ModelVersionMetrics m =
         inference_metrics_->ForModelVersion(entry.name, std::to_string(entry.version));
     m.ready->Set(serving && entry.state == repository::ModelState::kReady ? 1 : 0);
     m.load_duration_seconds->Set(entry.load_seconds);
   }
+  // Versions retired by a reload or a removed folder are no longer in the index: not ready.
+  for (const auto& [name, version] : published_) {
+    if (!now.count({name, version})) {
+      inference_metrics_->ForModelVersion(name, std::to_string(version)).ready->Set(0);
+    }
+  }
+  published_ = std::move(now);
+}
+
+void Server::PublishRouting(const std::string& model) {
+  absl::StatusOr<registry::TrafficSplit> split = models_->GetTrafficSplit(model);
+  lifecycle_metrics_->PublishRouting(model, models_->Aliases(model),
+                                     split.ok() ? *split : registry::TrafficSplit{});
 }
 
 void Server::Wait() { done_.WaitForNotification(); }

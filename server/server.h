@@ -1,6 +1,10 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <set>
+#include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
@@ -16,6 +20,9 @@ class ModelManager;
 namespace prometheus {
 class Registry;
 }
+namespace gridserve::registry {
+class SqliteMetadataStore;
+}
 namespace gridserve::metrics {
 class HostCollector;
 class InferenceMetrics;
@@ -29,6 +36,8 @@ namespace gridserve::server {
 
 class InferenceService;
 class ServerInfoService;
+class LifecycleMetrics;
+class RegistryService;
 
 // The gridserve process minus main(): loads the model repositories and serves them over gRPC.
 // Liveness does not depend on models: the gRPC port answers while models load.
@@ -46,6 +55,7 @@ class Server {
   int metrics_port() const;
   // The loaded models (tests look at their schedulers). Valid until the Server is destroyed.
   const repository::ModelManager& models() const { return *models_; }
+  repository::ModelManager& mutable_models() { return *models_; }
 
   // Blocks until Shutdown() has finished.
   void Wait();
@@ -59,6 +69,8 @@ class Server {
 
   // Sets gridserve_model_ready / load duration for every known version from the index.
   void PublishModelStates(bool serving);
+  // Sets the alias and split series of `model` from the manager.
+  void PublishRouting(const std::string& model);
 
   ServerOptions options_;
   // Declared first: destroyed last, after everything that holds metric handles.
@@ -66,12 +78,19 @@ class Server {
   std::unique_ptr<metrics::ProcessCollector> process_collector_;
   std::unique_ptr<metrics::HostCollector> host_collector_;  // --allow-cpu-metrics with Triton names
   std::unique_ptr<metrics::InferenceMetrics> inference_metrics_;
+  std::unique_ptr<LifecycleMetrics> lifecycle_metrics_;
   std::unique_ptr<http::MetricsHttpServer> metrics_http_;
+  // Before models_: the manager writes to it until it is gone.
+  std::unique_ptr<registry::SqliteMetadataStore> store_;
   std::unique_ptr<repository::ModelManager> models_;
   std::unique_ptr<InferenceService> service_;
   std::unique_ptr<ServerInfoService> info_service_;
+  std::unique_ptr<RegistryService> registry_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
+  // The (model, version) pairs PublishModelStates last saw, so retired ones drop to 0.
+  absl::Mutex published_mu_;
+  std::set<std::pair<std::string, int64_t>> published_ ABSL_GUARDED_BY(published_mu_);
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
   absl::Notification done_;

@@ -10,11 +10,14 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/core/config_types.h"
 #include "runtime/core/logging.h"
+#include "runtime/core/status_macros.h"
 #include "runtime/repository/request_validator.h"
+#include "server/grpc/peer.h"
 #include "server/grpc/status_util.h"
 #include "server/grpc/tensor_conversion.h"
 #include "server/version.h"
@@ -46,17 +49,6 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::S
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
-}
-
-// "" -> 0 (latest ready); otherwise a positive integer.
-absl::StatusOr<int64_t> ParseVersion(const std::string& model, const std::string& version) {
-  if (version.empty()) return 0;
-  int64_t v;
-  if (!absl::SimpleAtoi(version, &v) || v <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model '", model, "': version '", version, "' is not a positive integer"));
-  }
-  return v;
 }
 
 template <typename Tensors, typename Out>
@@ -134,7 +126,9 @@ grpc::ServerUnaryReactor* InferenceService::ServerReady(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* InferenceService::ModelReady(grpc::CallbackServerContext* ctx,
                                                        const inference::ModelReadyRequest* request,
                                                        inference::ModelReadyResponse* response) {
-  absl::StatusOr<int64_t> version = ParseVersion(request->name(), request->version());
+  // The version may be a number or an alias.
+  absl::StatusOr<int64_t> version =
+      models_->ResolveVersionNumber(request->name(), request->version());
   if (!version.ok()) return Finish(ctx, version.status());
   absl::StatusOr<std::shared_ptr<repository::LoadedModel>> model =
       models_->Get(request->name(), *version);
@@ -157,7 +151,8 @@ grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
 grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
     grpc::CallbackServerContext* ctx, const inference::ModelMetadataRequest* request,
     inference::ModelMetadataResponse* response) {
-  absl::StatusOr<int64_t> version = ParseVersion(request->name(), request->version());
+  absl::StatusOr<int64_t> version =
+      models_->ResolveVersionNumber(request->name(), request->version());
   if (!version.ok()) return Finish(ctx, version.status());
   absl::StatusOr<inference::ModelConfig> config = models_->GetConfig(request->name());
   if (!config.ok()) return Finish(ctx, config.status());
@@ -209,7 +204,9 @@ grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
   if (request->name().empty() && !request->version().empty()) {
     return Finish(ctx, absl::InvalidArgumentError("a model version needs a model name"));
   }
-  absl::StatusOr<int64_t> version = ParseVersion(request->name(), request->version());
+  absl::StatusOr<int64_t> version =
+      request->name().empty() ? absl::StatusOr<int64_t>(0)
+                              : models_->ResolveVersionNumber(request->name(), request->version());
   if (!version.ok()) return Finish(ctx, version.status());
   if (!request->name().empty()) {
     absl::StatusOr<inference::ModelConfig> config = models_->GetConfig(request->name());
@@ -252,10 +249,10 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
   };
   if (draining_) return fail(absl::UnavailableError("server is shutting down"));
 
-  absl::StatusOr<int64_t> version = ParseVersion(request->model_name(), request->model_version());
-  if (!version.ok()) return fail(version.status());
+  // A number, an alias, or (empty) the traffic split / latest ready version; the id keeps a
+  // request on the same split version.
   absl::StatusOr<std::shared_ptr<repository::LoadedModel>> model =
-      models_->Get(request->model_name(), *version);
+      models_->Resolve(request->model_name(), request->model_version(), request->id());
   if (!model.ok()) return fail(model.status());
   // From here the model is known: a refusal counts as that version's failed request. (Requests
   // for unknown models are not counted per model: their names are client-chosen labels.)
@@ -306,6 +303,69 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
   };
   status = (*model)->scheduler().Enqueue(std::move(infer));
   if (!status.ok()) return fail(status);
+  return reactor;
+}
+
+absl::Status InferenceService::MayChangeModels(const grpc::CallbackServerContext& ctx,
+                                               absl::string_view rpc) const {
+  RETURN_IF_ERROR(RequireLoopbackPeer(ctx, rpc));
+  if (options_.control_mode != repository::ControlMode::kExplicit) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("explicit model load / unload is not allowed in model control mode '",
+                     repository::ControlModeName(options_.control_mode),
+                     "' (start with --model-control-mode=explicit)"));
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
+    grpc::CallbackServerContext* ctx, const inference::RepositoryModelLoadRequest* request,
+    inference::RepositoryModelLoadResponse*) {
+  if (absl::Status allowed = MayChangeModels(*ctx, "RepositoryModelLoad"); !allowed.ok()) {
+    return Finish(ctx, allowed);
+  }
+  repository::LoadRequest load;
+  for (const auto& [key, param] : request->parameters()) {
+    if (key == "config") {
+      if (param.parameter_choice_case() != inference::ModelRepositoryParameter::kStringParam) {
+        return Finish(ctx, absl::InvalidArgumentError(
+                               "parameter 'config' must be a string (ModelConfig as JSON)"));
+      }
+      load.config_json = param.string_param();
+    } else if (absl::StartsWith(key, "file:")) {
+      if (param.parameter_choice_case() != inference::ModelRepositoryParameter::kBytesParam) {
+        return Finish(
+            ctx, absl::InvalidArgumentError(absl::StrCat("parameter '", key, "' must be bytes")));
+      }
+      load.files[key.substr(5)] = param.bytes_param();
+    } else if (key == "parent_version") {
+      if (param.parameter_choice_case() != inference::ModelRepositoryParameter::kInt64Param) {
+        return Finish(ctx, absl::InvalidArgumentError("parameter 'parent_version' must be int64"));
+      }
+      load.parent_version = param.int64_param();
+    }
+    // Other parameters are ignored, as Triton does.
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const std::string name = request->model_name();
+  Log()->info("RepositoryModelLoad '{}' from {} ({} file(s))", name, ctx->peer(),
+              load.files.size());
+  models_->LoadAsync(name, std::move(load),
+                     [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* InferenceService::RepositoryModelUnload(
+    grpc::CallbackServerContext* ctx, const inference::RepositoryModelUnloadRequest* request,
+    inference::RepositoryModelUnloadResponse*) {
+  if (absl::Status allowed = MayChangeModels(*ctx, "RepositoryModelUnload"); !allowed.ok()) {
+    return Finish(ctx, allowed);
+  }
+  // unload_dependents is accepted; gridserve has no ensembles, so there are no dependents.
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  Log()->info("RepositoryModelUnload '{}' from {}", request->model_name(), ctx->peer());
+  models_->UnloadAsync(request->model_name(),
+                       [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
   return reactor;
 }
 

@@ -30,6 +30,8 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
     // must not be created on these threads (they would inherit the increment): models load on the
     // main thread.
     int grpc_thread_nice = 0;
+    // RepositoryModelLoad/Unload are allowed in kExplicit only (Triton's rule).
+    repository::ControlMode control_mode = repository::ControlMode::kNone;
   };
 
   // `models` must outlive the service.
@@ -67,11 +69,23 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   grpc::ServerUnaryReactor* ModelStatistics(grpc::CallbackServerContext* ctx,
                                             const inference::ModelStatisticsRequest* request,
                                             inference::ModelStatisticsResponse* response) override;
+  // Loads on the manager's load pool and finishes from there; loopback peers only, explicit
+  // mode only (FAILED_PRECONDITION otherwise). `config` and `file:<version>/<name>` parameters
+  // as Triton's.
+  grpc::ServerUnaryReactor* RepositoryModelLoad(
+      grpc::CallbackServerContext* ctx, const inference::RepositoryModelLoadRequest* request,
+      inference::RepositoryModelLoadResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryModelUnload(
+      grpc::CallbackServerContext* ctx, const inference::RepositoryModelUnloadRequest* request,
+      inference::RepositoryModelUnloadResponse* response) override;
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* ctx,
                                        const inference::ModelInferRequest* request,
                                        inference::ModelInferResponse* response) override;
 
  private:
+  // Load and unload: loopback peers only, and only in explicit mode (Triton's rule).
+  absl::Status MayChangeModels(const grpc::CallbackServerContext& ctx, absl::string_view rpc) const;
+
   repository::ModelManager* const models_;
   const Options options_;
   // Absolute nice value for gRPC threads: the constructing (loading) thread's plus

@@ -347,7 +347,10 @@ TEST_F(InferenceServerTest, BadInputsGetTheRightCodes) {
   req.set_model_version("9");
   EXPECT_EQ(code(req), grpc::StatusCode::NOT_FOUND);
   req = good();
-  req.set_model_version("one");
+  req.set_model_version("one");  // could be an alias: there is none by that name
+  EXPECT_EQ(code(req), grpc::StatusCode::NOT_FOUND);
+  req = good();
+  req.set_model_version("-1");  // neither a positive integer nor an alias
   EXPECT_EQ(code(req), kInvalid);
   req = good();
   req.mutable_inputs(1)->set_name("INPUT__7");  // unknown input name (and INPUT__1 missing)

@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/file.h"
+#include "client/model_commands.h"
 #include "client/npy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -190,6 +192,51 @@ TEST_F(CliTest, InferErrors) {
   result = RunAgainstServer({"--timeout-ms", "100", "infer", "slow", "--input", "x=[[1, 2]]"});
   EXPECT_EQ(result.code, kExitError);
   EXPECT_THAT(result.err, StartsWith("error: DEADLINE_EXCEEDED: "));
+}
+
+}  // namespace
+}  // namespace gridserve::client
+
+namespace gridserve::client {
+namespace {
+
+TEST(CliModelCommandsTest, DispatchAndUsageErrors) {
+  EXPECT_TRUE(IsModelCommand({"models", "list"}));
+  EXPECT_TRUE(IsModelCommand({"--url", "h:1", "models", "versions", "m"}));
+  EXPECT_TRUE(IsModelCommand({"alias", "set", "m", "prod", "1"}));
+  EXPECT_TRUE(IsModelCommand({"--output", "json", "split", "get", "m"}));
+  EXPECT_FALSE(IsModelCommand({"models"})) << "plain `models` stays the repository index";
+  EXPECT_FALSE(IsModelCommand({"models", "extra"}));
+  EXPECT_FALSE(IsModelCommand({"infer", "models"}));
+
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"models", "versions"},
+           {"models", "load"},
+           {"models", "upload"},
+           {"alias", "set", "m", "prod"},
+           {"alias", "rm", "m"},
+           {"alias", "frob", "m"},
+           {"split", "set"},
+           {"split", "get"},
+           {"models", "list", "--output", "yaml"},
+           {"models", "list", "--config", "{}"},
+           {"models", "load", "m", "--parent", "1"},
+           {"models", "upload", "d", "--parent", "0"},
+       }) {
+    Result r = RunCommand(args);
+    EXPECT_EQ(r.code, kExitUsage) << absl::StrJoin(args, " ") << ": " << r.err;
+  }
+  Result help = RunCommand({"--help"});
+  EXPECT_THAT(help.out, HasSubstr("models upload DIR"));
+}
+
+TEST(CliModelCommandsTest, LocalInputErrorsExitOne) {
+  Result missing = RunCommand({"--url", "127.0.0.1:1", "models", "upload", "/no/such/folder"});
+  EXPECT_EQ(missing.code, kExitError);
+  EXPECT_THAT(missing.err, HasSubstr("NOT_FOUND"));
+  Result split = RunCommand({"--url", "127.0.0.1:1", "split", "set", "m", "1:90"});
+  EXPECT_EQ(split.code, kExitError);
+  EXPECT_THAT(split.err, HasSubstr("INVALID_ARGUMENT"));
 }
 
 }  // namespace
