@@ -148,7 +148,8 @@ grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
     inference::ServerMetadataResponse* response) {
   response->set_name("gridserve");
   response->set_version(kGridserveVersion);
-  for (const char* ext : {"model_configuration", "model_repository", "statistics"}) {
+  for (const char* ext : {"classification", "model_configuration", "model_repository",
+                          "statistics"}) {
     response->add_extensions(ext);
   }
   return Finish(ctx, absl::OkStatus());

@@ -7,7 +7,7 @@
 namespace gridserve::server {
 
 // Turns a KServe v2 ModelInferRequest into the runtime's request (model name, id, inputs,
-// requested outputs, priority and timeout parameters). Raw inputs are borrowed, not copied:
+// requested outputs with their `classification` parameter, priority and timeout parameters). Raw inputs are borrowed, not copied:
 // `proto` must outlive `request`. Typed `contents` are converted to little-endian bytes.
 // INVALID_ARGUMENT (naming the model and tensor) for an unknown datatype, raw and typed contents
 // mixed, a raw_input_contents count that differs from the inputs, typed contents of the wrong
