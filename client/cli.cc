@@ -11,13 +11,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
-#include "absl/strings/cord.h"
-#include "absl/strings/match.h"
 #include "client/file.h"
 #include "client/grpc_client.h"
 #include "client/tensor_io.h"
@@ -170,9 +170,9 @@ std::optional<UsageError> Parse(const std::vector<std::string>& args, CommandLin
       if (colon == std::string::npos || (!first.empty() && !absl::SimpleAtoi(first, &begin)) ||
           (!second.empty() && !absl::SimpleAtoi(second, &end)) || begin < 0 ||
           (!second.empty() && end <= begin)) {
-        return UsageError{absl::StrCat(
-            "--rows must be A:B with 0 <= A < B (A: and :B leave an end open), got '", *value,
-            "'")};
+        return UsageError{
+            absl::StrCat("--rows must be A:B with 0 <= A < B (A: and :B leave an end open), got '",
+                         *value, "'")};
       }
       command->rows_begin = begin;
       command->rows_end = end;

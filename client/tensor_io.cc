@@ -269,7 +269,7 @@ class StrictJsonChecker {
 
   absl::Status Check() {
     SkipSpace();
-    RETURN_IF_ERROR(Value(0));
+    RETURN_IF_ERROR(AnyValue(0));
     SkipSpace();
     if (pos_ != text_.size()) return Error("unexpected text after the JSON value");
     return absl::OkStatus();
@@ -284,7 +284,8 @@ class StrictJsonChecker {
   bool AtEnd() const { return pos_ >= text_.size(); }
   char Peek() const { return AtEnd() ? '\0' : text_[pos_]; }
   void SkipSpace() {
-    while (!AtEnd() && (Peek() == ' ' || Peek() == '\t' || Peek() == '\n' || Peek() == '\r')) ++pos_;
+    while (!AtEnd() && (Peek() == ' ' || Peek() == '\t' || Peek() == '\n' || Peek() == '\r'))
+      ++pos_;
   }
   bool Literal(absl::string_view word) {
     if (text_.substr(pos_, word.size()) != word) return false;
@@ -292,7 +293,7 @@ class StrictJsonChecker {
     return true;
   }
 
-  absl::Status Value(int depth) {
+  absl::Status AnyValue(int depth) {
     if (depth > kMaxDepth) return Error("nested too deeply");
     switch (Peek()) {
       case '[':
@@ -331,7 +332,7 @@ class StrictJsonChecker {
         ++pos_;
         SkipSpace();
       }
-      RETURN_IF_ERROR(Value(depth + 1));
+      RETURN_IF_ERROR(AnyValue(depth + 1));
       SkipSpace();
       if (Peek() == ',') {
         ++pos_;
@@ -361,8 +362,8 @@ class StrictJsonChecker {
         const char e = Peek();
         if (e == 'u') {
           for (int i = 1; i <= 4; ++i) {
-            if (!absl::ascii_isxdigit(static_cast<unsigned char>(
-                    pos_ + i < text_.size() ? text_[pos_ + i] : 'x'))) {
+            if (!absl::ascii_isxdigit(
+                    static_cast<unsigned char>(pos_ + i < text_.size() ? text_[pos_ + i] : 'x'))) {
               return Error("bad \\u escape");
             }
           }
@@ -653,8 +654,10 @@ absl::Status SliceRows(int64_t begin, int64_t end, InputTensor* input) {
     raw = raw.substr(first, offset - first);
   } else {
     if (rows == 0 || raw.size() % rows != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", name, "': contents do not split "
-                                                     "into ", rows, " rows"));
+      return absl::InvalidArgumentError(absl::StrCat("input '", name,
+                                                     "': contents do not split "
+                                                     "into ",
+                                                     rows, " rows"));
     }
     const size_t row_bytes = raw.size() / rows;
     raw = raw.substr(begin * row_bytes, (end - begin) * row_bytes);

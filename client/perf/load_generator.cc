@@ -40,16 +40,18 @@ struct Reachability {
   std::string last_message ABSL_GUARDED_BY(mu);
 
   static int64_t Now() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               Clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
         .count();
   }
   void Record(const grpc::Status& status) {
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      // Loads first: the common case (the server answers) writes nothing shared.
       if (unavailable_since_ns.load(std::memory_order_relaxed) != 0) {
         unavailable_since_ns.store(0, std::memory_order_relaxed);
       }
-      consecutive_unavailable.store(0, std::memory_order_relaxed);
+      if (consecutive_unavailable.load(std::memory_order_relaxed) != 0) {
+        consecutive_unavailable.store(0, std::memory_order_relaxed);
+      }
       return;
     }
     int64_t expected = 0;
@@ -204,9 +206,8 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
   if (closed_loop) n = std::min<size_t>(n, static_cast<size_t>(options.concurrency));
   std::vector<std::unique_ptr<Worker>> workers;
   for (size_t i = 0; i < n; ++i) {
-    workers.push_back(
-        std::make_unique<Worker>(options.channels[i], options, &phase, &completed_in_window,
-                                 &reachability));
+    workers.push_back(std::make_unique<Worker>(options.channels[i], options, &phase,
+                                               &completed_in_window, &reachability));
   }
   if (closed_loop) {
     for (int64_t i = 0; i < options.concurrency; ++i) workers[i % n]->Start();

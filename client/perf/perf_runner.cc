@@ -161,10 +161,10 @@ absl::StatusOr<RunReport> RunPerf(const PerfOptions& options, std::ostream& prog
     progress.flush();
     report.steps.push_back(std::move(step));
     if (unreachable) {
-      return absl::UnavailableError(absl::StrCat(
-          "server at ", options.url, " unreachable: every answer for more than ",
-          options.unreachable_timeout_ms, " ms was UNAVAILABLE (", unreachable_message,
-          "); stopped after ", report.steps.size(), " of ", values.size(), " steps"));
+      return absl::UnavailableError(
+          absl::StrCat("server at ", options.url, " unreachable: every answer for more than ",
+                       options.unreachable_timeout_ms, " ms was UNAVAILABLE (", unreachable_message,
+                       "); stopped after ", report.steps.size(), " of ", values.size(), " steps"));
     }
   }
   return report;

@@ -168,9 +168,9 @@ absl::StatusOr<std::shared_ptr<Signature>> MakeSignature(const inference::ModelC
     sig->outputs.push_back(std::move(b));
   }
   // Label files sit in the model's folder, beside config.pbtxt (Triton's layout).
-  ASSIGN_OR_RETURN(auto labels,
-                   core::LoadClassLabels(
-                       config, std::filesystem::path(version_dir).parent_path().string()));
+  ASSIGN_OR_RETURN(
+      auto labels,
+      core::LoadClassLabels(config, std::filesystem::path(version_dir).parent_path().string()));
   for (auto& [name, list] : labels) {
     for (TensorBinding& out : sig->outputs) {
       if (out.name == name) out.labels = list;
@@ -306,8 +306,8 @@ class TorchScriptInstance : public ModelInstance {
             "model '", sig_->model_name, "' refused the input: ", e.getOriginalMsg().value_or("")));
       }
       std::string what = e.what();
-      return absl::InternalError(absl::StrCat("model '", sig_->model_name,
-                                              "' failed during execution: ", LastLine(what)));
+      return absl::InternalError(
+          absl::StrCat("model '", sig_->model_name, "' failed during execution: ", LastLine(what)));
     } catch (const std::exception& e) {
       std::string what = e.what();
       return absl::InternalError(

@@ -138,8 +138,8 @@ absl::StatusOr<Tensor> Classify(const Tensor& output, bool batching, uint32_t k,
   if (k == 0) return absl::InvalidArgumentError("classification count must be at least 1");
   const DataType type = output.dtype();
   if (!SupportsClassification(type)) {
-    return absl::InvalidArgumentError(absl::StrCat("classification needs a numeric output, not ",
-                                                   DataTypeName(type)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("classification needs a numeric output, not ", DataTypeName(type)));
   }
   ASSIGN_OR_RETURN(const int64_t count, ElementCount(output.shape()));
   const size_t element_size = DataTypeByteSize(type);
@@ -156,40 +156,40 @@ absl::StatusOr<Tensor> Classify(const Tensor& output, bool batching, uint32_t k,
     const char* item = output.data() + b * per_item * element_size;
     switch (type) {
       case DataType::kBool:
-        TopK<uint8_t>(item, per_item, k, labels, [](uint8_t v) { return std::to_string(v != 0); },
-                      &framed);
+        TopK<uint8_t>(
+            item, per_item, k, labels, [](uint8_t v) { return std::to_string(v != 0); }, &framed);
         break;
       case DataType::kUint8:
-        TopK<uint8_t>(item, per_item, k, labels, [](uint8_t v) { return std::to_string(v); },
-                      &framed);
+        TopK<uint8_t>(
+            item, per_item, k, labels, [](uint8_t v) { return std::to_string(v); }, &framed);
         break;
       case DataType::kUint16:
-        TopK<uint16_t>(item, per_item, k, labels, [](uint16_t v) { return std::to_string(v); },
-                       &framed);
+        TopK<uint16_t>(
+            item, per_item, k, labels, [](uint16_t v) { return std::to_string(v); }, &framed);
         break;
       case DataType::kUint32:
-        TopK<uint32_t>(item, per_item, k, labels, [](uint32_t v) { return std::to_string(v); },
-                       &framed);
+        TopK<uint32_t>(
+            item, per_item, k, labels, [](uint32_t v) { return std::to_string(v); }, &framed);
         break;
       case DataType::kUint64:
-        TopK<uint64_t>(item, per_item, k, labels, [](uint64_t v) { return std::to_string(v); },
-                       &framed);
+        TopK<uint64_t>(
+            item, per_item, k, labels, [](uint64_t v) { return std::to_string(v); }, &framed);
         break;
       case DataType::kInt8:
-        TopK<int8_t>(item, per_item, k, labels, [](int8_t v) { return std::to_string(v); },
-                     &framed);
+        TopK<int8_t>(
+            item, per_item, k, labels, [](int8_t v) { return std::to_string(v); }, &framed);
         break;
       case DataType::kInt16:
-        TopK<int16_t>(item, per_item, k, labels, [](int16_t v) { return std::to_string(v); },
-                      &framed);
+        TopK<int16_t>(
+            item, per_item, k, labels, [](int16_t v) { return std::to_string(v); }, &framed);
         break;
       case DataType::kInt32:
-        TopK<int32_t>(item, per_item, k, labels, [](int32_t v) { return std::to_string(v); },
-                      &framed);
+        TopK<int32_t>(
+            item, per_item, k, labels, [](int32_t v) { return std::to_string(v); }, &framed);
         break;
       case DataType::kInt64:
-        TopK<int64_t>(item, per_item, k, labels, [](int64_t v) { return std::to_string(v); },
-                      &framed);
+        TopK<int64_t>(
+            item, per_item, k, labels, [](int64_t v) { return std::to_string(v); }, &framed);
         break;
       case DataType::kFp16:
       case DataType::kBf16: {

@@ -127,13 +127,14 @@ absl::Status ValidateRequest(const inference::ModelConfig& config,
           absl::StrCat("model '", config.name(), "' has no output '", name, "'"));
     }
     if (count == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("model '", config.name(), "', output '",
-                                                     name, "': classification count must be >= 1"));
+      return absl::InvalidArgumentError(absl::StrCat("model '", config.name(), "', output '", name,
+                                                     "': classification count must be >= 1"));
     }
     if (!core::SupportsClassification(core::DataTypeFromConfig(spec->data_type()))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model '", config.name(), "', output '", name, "': classification needs a numeric "
-          "output, this one is ", inference::DataType_Name(spec->data_type())));
+      return absl::InvalidArgumentError(absl::StrCat("model '", config.name(), "', output '", name,
+                                                     "': classification needs a numeric "
+                                                     "output, this one is ",
+                                                     inference::DataType_Name(spec->data_type())));
     }
   }
   request->batch_size = batching ? std::max<int64_t>(batch_size, 1) : 1;

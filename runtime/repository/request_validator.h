@@ -13,8 +13,9 @@ namespace gridserve::repository {
 // max_batch_size or differing between inputs; byte counts that differ from prod(shape) x
 // element size; BYTES data whose framing is malformed or whose element count differs from the
 // shape; unknown or duplicate requested outputs; a classification request (see
-// InferenceRequest::classification) for an unknown or non-numeric output or with count 0. Shapes are untrusted: negative dims and element
-// counts that overflow are rejected before anything is allocated.
+// InferenceRequest::classification) for an unknown or non-numeric output or with count 0. Shapes
+// are untrusted: negative dims and element counts that overflow are rejected before anything is
+// allocated.
 absl::Status ValidateRequest(const inference::ModelConfig& config, core::InferenceRequest* request);
 
 }  // namespace gridserve::repository

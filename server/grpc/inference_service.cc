@@ -148,8 +148,8 @@ grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
     inference::ServerMetadataResponse* response) {
   response->set_name("gridserve");
   response->set_version(kGridserveVersion);
-  for (const char* ext : {"classification", "model_configuration", "model_repository",
-                          "statistics"}) {
+  for (const char* ext :
+       {"classification", "model_configuration", "model_repository", "statistics"}) {
     response->add_extensions(ext);
   }
   return Finish(ctx, absl::OkStatus());
@@ -240,9 +240,8 @@ grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
 
 bool InferenceService::WaitUntilNoInferInFlight(absl::Time deadline) {
   absl::MutexLock lock(&in_flight_mu_);
-  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_flight_mu_) {
-    return infer_in_flight_ == 0;
-  };
+  auto idle = [this]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_flight_mu_) { return infer_in_flight_ == 0; };
   return in_flight_mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
 }
 

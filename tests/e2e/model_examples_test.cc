@@ -83,12 +83,12 @@ class ModelExamplesTest : public ::testing::TestWithParam<Example> {
   static void SetUpTestSuite() {
     ASSERT_TRUE(fs::is_directory(kRepository)) << kRepository << " is missing: run `make models`";
     port_ = testing::FreeLoopbackPort();
-    server_ = new testing::Subprocess(
-        {std::string(GRIDSERVE_BINARY_DIR) + "/server/gridserve",
-         "--model-repository=" + kRepository, "--grpc-address=127.0.0.1",
-         "--grpc-port=" + std::to_string(port_), "--allow-metrics=false",
-         "--strict-readiness=false"},
-        ::testing::TempDir() + "/gridserve_examples.log");
+    server_ =
+        new testing::Subprocess({std::string(GRIDSERVE_BINARY_DIR) + "/server/gridserve",
+                                 "--model-repository=" + kRepository, "--grpc-address=127.0.0.1",
+                                 "--grpc-port=" + std::to_string(port_), "--allow-metrics=false",
+                                 "--strict-readiness=false"},
+                                ::testing::TempDir() + "/gridserve_examples.log");
     auto client = client::InferenceClient::Create("127.0.0.1:" + std::to_string(port_), {});
     ASSERT_TRUE(client.ok());
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
@@ -137,10 +137,9 @@ TEST_P(ModelExamplesTest, RunsAsWritten) {
   if (!fs::exists(fs::path(kRepository) / example.model / "config.pbtxt")) {
     GTEST_SKIP() << example.model << " is not built here (see models/README.md)";
   }
-  const std::string shell =
-      absl::StrCat("cd '", kSource, "' && PATH='", GRIDSERVE_BINARY_DIR, "/client':\"$PATH\" ",
-                   "GRIDSERVE_URL=127.0.0.1:", port_, " && export GRIDSERVE_URL && ",
-                   example.command);
+  const std::string shell = absl::StrCat("cd '", kSource, "' && PATH='", GRIDSERVE_BINARY_DIR,
+                                         "/client':\"$PATH\" ", "GRIDSERVE_URL=127.0.0.1:", port_,
+                                         " && export GRIDSERVE_URL && ", example.command);
   auto [code, output] = testing::RunCommand(
       {"/bin/sh", "-c", shell},
       ::testing::TempDir() + "/gridserve_example_" + std::to_string(getpid()) + ".log",

@@ -194,12 +194,12 @@ TEST_F(ServerBinaryTest, ClassificationAnswersTritonsFormatWithTheLabelFile) {
   EXPECT_THAT(meta.extensions(), ::testing::Contains("classification"));
 
   // The CLI's --classes asks for it; a BYTES output cannot be classified.
-  auto [code, text] = Cli({"infer", "classify", "--input", "x=[[0.1, 0.7, 0.2, 0.9]]",
-                           "--output", "scores", "--classes", "2"});
+  auto [code, text] = Cli({"infer", "classify", "--input", "x=[[0.1, 0.7, 0.2, 0.9]]", "--output",
+                           "scores", "--classes", "2"});
   EXPECT_EQ(code, 0) << text;
   EXPECT_THAT(text, HasSubstr("\"data\": [[\"0.900000:3\", \"0.700000:1:one\"]]"));
-  std::tie(code, text) = Cli({"infer", "echo", "--input", "text=[[\"a\"]]", "--output",
-                              "echoed", "--classes", "1"});
+  std::tie(code, text) =
+      Cli({"infer", "echo", "--input", "text=[[\"a\"]]", "--output", "echoed", "--classes", "1"});
   EXPECT_EQ(code, 1) << text;
   EXPECT_THAT(text, HasSubstr("INVALID_ARGUMENT"));
 }

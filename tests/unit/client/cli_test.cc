@@ -201,7 +201,8 @@ TEST_F(CliTest, InferErrors) {
 
 TEST(CliLocalErrorTest, AMissingFileIsReportedWithoutAskingTheServer) {
   // Nothing listens on port 1: the file is checked first, so the error is the file's.
-  Result result = RunCommand({"--url", "127.0.0.1:1", "infer", "m", "--input", "x=/nonexistent.npy"});
+  Result result =
+      RunCommand({"--url", "127.0.0.1:1", "infer", "m", "--input", "x=/nonexistent.npy"});
   EXPECT_EQ(result.code, kExitUsage);
   EXPECT_THAT(result.err, StartsWith("gridserve-cli: input 'x': cannot open '/nonexistent.npy'"));
 }

@@ -482,9 +482,8 @@ TEST(TorchScriptBackendTest, ClassificationAnswersTopKStringsWithLabels) {
   EXPECT_EQ(scores->dtype(), DataType::kBytes);
   EXPECT_EQ(scores->shape(), (Shape{2, 2}));
   // Index 3 has no line in labels.txt; ties go to the lower index.
-  EXPECT_EQ(StringValues(*scores),
-            (std::vector<std::string>{"0.900000:3", "0.700000:1:one", "3.000000:0:zero",
-                                      "3.000000:3"}));
+  EXPECT_EQ(StringValues(*scores), (std::vector<std::string>{"0.900000:3", "0.700000:1:one",
+                                                             "3.000000:0:zero", "3.000000:3"}));
   const Tensor* counts = Output(*result, "counts");
   ASSERT_NE(counts, nullptr);
   EXPECT_EQ(counts->shape(), (Shape{2, 3}));

@@ -54,8 +54,8 @@ TEST(ClassifyTest, NanRanksLastAndHalfPrecisionIsWidened) {
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(Elements(*out), (std::vector<std::string>{"2.000000:2", "-1.000000:1", "nan:0"}));
   // FP16 0x3c00 = 1.0, 0xc000 = -2.0, 0x3800 = 0.5.
-  auto half = Classify(Typed<uint16_t>(DataType::kFp16, {1, 3}, {0x3c00, 0xc000, 0x3800}), true,
-                       1, nullptr);
+  auto half = Classify(Typed<uint16_t>(DataType::kFp16, {1, 3}, {0x3c00, 0xc000, 0x3800}), true, 1,
+                       nullptr);
   ASSERT_TRUE(half.ok());
   EXPECT_EQ(Elements(*half), (std::vector<std::string>{"1.000000:0"}));
 }
@@ -63,16 +63,13 @@ TEST(ClassifyTest, NanRanksLastAndHalfPrecisionIsWidened) {
 TEST(ClassifyTest, RefusesBytesZeroCountAndShortBuffers) {
   std::string framed;
   AppendBytesElement("a", &framed);
-  EXPECT_EQ(Classify(Tensor::Owned(DataType::kBytes, {1, 1}, framed), true, 1, nullptr)
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Classify(Typed<float>(DataType::kFp32, {1, 2}, {1.f, 2.f}), true, 0, nullptr)
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Classify(Tensor::Owned(DataType::kFp32, {1, 4}, std::string(8, '\0')), true, 1,
-                     nullptr)
+  EXPECT_EQ(
+      Classify(Tensor::Owned(DataType::kBytes, {1, 1}, framed), true, 1, nullptr).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Classify(Typed<float>(DataType::kFp32, {1, 2}, {1.f, 2.f}), true, 0, nullptr).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Classify(Tensor::Owned(DataType::kFp32, {1, 4}, std::string(8, '\0')), true, 1, nullptr)
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
