@@ -4,17 +4,21 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <set>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "client/file.h"
 #include "client/grpc_client.h"
 #include "client/model_commands.h"
 #include "client/table.h"
@@ -38,7 +42,8 @@ Commands:
                         {"model_name", "model_version", "id", "outputs": [...]} as JSON
 
 Options:
-  --url HOST:PORT         server address (default localhost:8001)
+  --url HOST:PORT         server address (default $GRIDSERVE_URL when set, else
+                          localhost:8001)
   --timeout-ms N          deadline of each call, milliseconds (default none)
   --max-message-bytes N   largest message sent or received (default 67108864)
   --model-version V       model version (default: the server's version policy)
@@ -46,6 +51,12 @@ Options:
                           '[[1, 2], [3, 4]]'; JSON takes the input's datatype from the
                           model's metadata (strings for BYTES). Repeat for each input.
   --output NAME           infer: return only this output; repeatable (default all)
+  --classes K             infer: answer each --output (without --output: every numeric
+                          output) as its top K classes, "score:index:label" strings
+                          (Triton's classification extension; labels from the config's
+                          label_filename)
+  --rows A:B              infer: send rows A..B-1 of every input's first dimension (A: or
+                          :B for open ends), e.g. a slice of an evaluation .npy file
   --id ID                 infer: request id, echoed in the response
   --bytes-as-base64       infer: print BYTES elements as base64 (default: JSON strings,
                           bytes that are not UTF-8 as \u00XX)
@@ -53,7 +64,9 @@ Options:
   --verbose               health: also print the server's build and CPU kernels
   -h, --help              print this help
 
-Errors print "error: <gRPC code>: <message>" to stderr and exit 1; usage errors exit 2.
+Errors from the server print "error: <gRPC code>: <message>" to stderr and exit 1. Usage
+errors and local errors (a missing or unreadable input file, bad JSON, an input that does not
+fit the model's metadata) print "gridserve-cli: <message>" and exit 2; nothing is sent then.
 )";
 
 namespace {
@@ -65,6 +78,9 @@ struct CommandLine {
   std::string id;
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
+  uint32_t classes = 0;  // --classes; 0 = not asked
+  int64_t rows_begin = 0, rows_end = -1;
+  bool rows_given = false;
   bool bytes_as_base64 = false;
   bool ready_only = false;
   bool verbose = false;
@@ -78,6 +94,9 @@ struct UsageError {
 };
 
 std::optional<UsageError> Parse(const std::vector<std::string>& args, CommandLine* command) {
+  if (const char* url = std::getenv("GRIDSERVE_URL"); url != nullptr && *url != '\0') {
+    command->url = url;
+  }
   bool flags_done = false;
   for (size_t i = 0; i < args.size(); ++i) {
     absl::string_view arg = args[i];
@@ -114,7 +133,7 @@ std::optional<UsageError> Parse(const std::vector<std::string>& args, CommandLin
     }
     static const std::set<std::string> kValued = {
         "--url",    "--timeout-ms", "--max-message-bytes", "--model-version", "--input",
-        "--output", "--id"};
+        "--output", "--id",         "--classes",           "--rows"};
     if (kValued.count(name) == 0) return UsageError{absl::StrCat("unknown option '", name, "'")};
     if (!value.has_value()) {
       if (i + 1 >= args.size()) return UsageError{absl::StrCat(name, " needs a value")};
@@ -146,6 +165,27 @@ std::optional<UsageError> Parse(const std::vector<std::string>& args, CommandLin
       command->outputs.push_back(*value);
     } else if (name == "--id") {
       command->id = *value;
+    } else if (name == "--classes") {
+      int64_t k = 0;
+      if (!absl::SimpleAtoi(*value, &k) || k <= 0 || k > UINT32_MAX) {
+        return UsageError{absl::StrCat("--classes must be a positive integer, got '", *value, "'")};
+      }
+      command->classes = static_cast<uint32_t>(k);
+    } else if (name == "--rows") {
+      const size_t colon = value->find(':');
+      int64_t begin = 0, end = -1;
+      const std::string first = value->substr(0, colon);
+      const std::string second = colon == std::string::npos ? "" : value->substr(colon + 1);
+      if (colon == std::string::npos || (!first.empty() && !absl::SimpleAtoi(first, &begin)) ||
+          (!second.empty() && !absl::SimpleAtoi(second, &end)) || begin < 0 ||
+          (!second.empty() && end <= begin)) {
+        return UsageError{
+            absl::StrCat("--rows must be A:B with 0 <= A < B (A: and :B leave an end open), got '",
+                         *value, "'")};
+      }
+      command->rows_begin = begin;
+      command->rows_end = end;
+      command->rows_given = true;
     }
   }
   return std::nullopt;
@@ -173,8 +213,9 @@ std::optional<UsageError> Validate(const CommandLine& command) {
   }
   if (verb != "infer") {
     if (!command.inputs.empty() || !command.outputs.empty() || !command.id.empty() ||
-        command.bytes_as_base64) {
-      return UsageError{"--input, --output, --id and --bytes-as-base64 are for infer only"};
+        command.bytes_as_base64 || command.classes > 0 || command.rows_given) {
+      return UsageError{
+          "--input, --output, --id, --classes, --rows and --bytes-as-base64 are for infer only"};
     }
   }
   if (verb != "models" && command.ready_only) return UsageError{"--ready-only is for models only"};
@@ -272,8 +313,34 @@ absl::Status Config(const InferenceClient& client, const CommandLine& command, s
   return absl::OkStatus();
 }
 
+// Marks an error as the CLI's own (a local file, the command's inputs): RunCli prints it without
+// a gRPC code and exits 2, so that "NOT_FOUND" always means the server did not find something.
+constexpr absl::string_view kLocalErrorPayload = "gridserve-cli/local";
+
+absl::Status LocalError(absl::Status status) {
+  status.SetPayload(kLocalErrorPayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsLocalError(const absl::Status& status) {
+  return status.GetPayload(kLocalErrorPayload).has_value();
+}
+
 absl::Status Infer(const InferenceClient& client, const CommandLine& command, std::ostream& out) {
   const std::string& model = command.positional[1];
+  // Input files are opened before anything is sent: a missing file is the user's to fix, and
+  // must not wait for (or be confused with) the server.
+  for (const std::string& spec : command.inputs) {
+    const InputSpec input_spec = *ParseInputSpec(spec);  // checked in Validate()
+    if (absl::EndsWithIgnoreCase(input_spec.value, ".npy") ||
+        absl::EndsWithIgnoreCase(input_spec.value, ".json")) {
+      absl::StatusOr<ReadOnlyFile> file = ReadOnlyFile::Open(input_spec.value);
+      if (!file.ok()) {
+        return LocalError(absl::InvalidArgumentError(
+            absl::StrCat("input '", input_spec.name, "': ", file.status().message())));
+      }
+    }
+  }
   // The metadata supplies the datatype of JSON inputs and lets bad input names fail here with
   // the list of valid ones.
   ASSIGN_OR_RETURN(const inference::ModelMetadataResponse metadata,
@@ -283,11 +350,32 @@ absl::Status Infer(const InferenceClient& client, const CommandLine& command, st
   request.set_model_version(command.model_version);
   request.set_id(command.id);
   for (const std::string& spec : command.inputs) {
-    ASSIGN_OR_RETURN(const InputSpec input_spec, ParseInputSpec(spec));
-    ASSIGN_OR_RETURN(InputTensor input, LoadInput(input_spec, metadata));
-    AddInput(std::move(input), &request);
+    const InputSpec input_spec = *ParseInputSpec(spec);
+    absl::StatusOr<InputTensor> input = LoadInput(input_spec, metadata);
+    if (!input.ok()) return LocalError(input.status());
+    if (command.rows_given) {
+      absl::Status sliced = SliceRows(command.rows_begin, command.rows_end, &*input);
+      if (!sliced.ok()) return LocalError(sliced);
+    }
+    AddInput(*std::move(input), &request);
   }
-  for (const std::string& name : command.outputs) request.add_outputs()->set_name(name);
+  std::vector<std::string> outputs = command.outputs;
+  if (command.classes > 0 && outputs.empty()) {
+    for (const auto& output : metadata.outputs()) outputs.push_back(output.name());
+  }
+  for (const std::string& name : outputs) {
+    auto* requested = request.add_outputs();
+    requested->set_name(name);
+    bool numeric = command.classes > 0;
+    if (command.outputs.empty()) {  // every output: classify those that can be classified
+      for (const auto& output : metadata.outputs()) {
+        if (output.name() == name && output.datatype() == "BYTES") numeric = false;
+      }
+    }
+    if (numeric) {
+      (*requested->mutable_parameters())["classification"].set_int64_param(command.classes);
+    }
+  }
   ASSIGN_OR_RETURN(const inference::ModelInferResponse response, client.Infer(request));
   OutputJsonOptions options;
   options.bytes_as_base64 = command.bytes_as_base64;
@@ -335,6 +423,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     }
   }
   out.flush();
+  if (!status.ok() && IsLocalError(status)) {
+    err << "gridserve-cli: " << status.message() << "\n";
+    return kExitUsage;
+  }
   if (!status.ok()) {
     err << "error: " << absl::StatusCodeToString(status.code()) << ": " << status.message() << "\n";
     return kExitError;

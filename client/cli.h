@@ -11,8 +11,10 @@ namespace gridserve::client {
 
 // Exit codes of RunCli.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitError = 1;  // The server or an input failed: "error: CODE: message".
-inline constexpr int kExitUsage = 2;  // The command line is wrong; usage goes to `err`.
+inline constexpr int kExitError = 1;  // The server failed the call: "error: CODE: message".
+// The command line is wrong (usage goes to `err`), or a local input could not be used (a
+// missing file, bad JSON): "gridserve-cli: message", and nothing was sent.
+inline constexpr int kExitUsage = 2;
 
 // The --help text.
 extern const char kCliUsage[];

@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -257,7 +258,156 @@ absl::Status Flatten(const Value& value, absl::Span<const int64_t> shape, Kind k
   return absl::OkStatus();
 }
 
+// Checks `json` against the JSON grammar of RFC 8259 before protobuf's parser reads it: that
+// parser also takes JavaScript-isms (single-quoted strings, comments, trailing commas, bare
+// words), and a CLI that accepts [['x']] teaches users JSON that other tools refuse. No JSON
+// library is part of the stack, and this is only a grammar check (values are still converted by
+// protobuf). Errors give the byte offset.
+class StrictJsonChecker {
+ public:
+  explicit StrictJsonChecker(absl::string_view text) : text_(text) {}
+
+  absl::Status Check() {
+    SkipSpace();
+    RETURN_IF_ERROR(AnyValue(0));
+    SkipSpace();
+    if (pos_ != text_.size()) return Error("unexpected text after the JSON value");
+    return absl::OkStatus();
+  }
+
+ private:
+  static constexpr int kMaxDepth = 2 * kMaxRank;
+
+  absl::Status Error(absl::string_view what) const {
+    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", pos_, ": ", what));
+  }
+  bool AtEnd() const { return pos_ >= text_.size(); }
+  char Peek() const { return AtEnd() ? '\0' : text_[pos_]; }
+  void SkipSpace() {
+    while (!AtEnd() && (Peek() == ' ' || Peek() == '\t' || Peek() == '\n' || Peek() == '\r'))
+      ++pos_;
+  }
+  bool Literal(absl::string_view word) {
+    if (text_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    return true;
+  }
+
+  absl::Status AnyValue(int depth) {
+    if (depth > kMaxDepth) return Error("nested too deeply");
+    switch (Peek()) {
+      case '[':
+        return Container(depth, ']');
+      case '{':
+        return Container(depth, '}');
+      case '"':
+        return String();
+      case 't':
+        return Literal("true") ? absl::OkStatus() : Error("expected a value");
+      case 'f':
+        return Literal("false") ? absl::OkStatus() : Error("expected a value");
+      case 'n':
+        return Literal("null") ? absl::OkStatus() : Error("expected a value");
+      case '\'':
+        return Error("strings need double quotes (\"x\"), not single quotes");
+      default:
+        if (Peek() == '-' || (Peek() >= '0' && Peek() <= '9')) return Number();
+        return Error(AtEnd() ? "unexpected end" : "expected a value");
+    }
+  }
+
+  absl::Status Container(int depth, char close) {
+    ++pos_;
+    SkipSpace();
+    if (Peek() == close) {
+      ++pos_;
+      return absl::OkStatus();
+    }
+    while (true) {
+      if (close == '}') {
+        if (Peek() != '"') return Error("object keys need double quotes");
+        RETURN_IF_ERROR(String());
+        SkipSpace();
+        if (Peek() != ':') return Error("expected ':'");
+        ++pos_;
+        SkipSpace();
+      }
+      RETURN_IF_ERROR(AnyValue(depth + 1));
+      SkipSpace();
+      if (Peek() == ',') {
+        ++pos_;
+        SkipSpace();
+        if (Peek() == close) return Error("trailing comma");
+        continue;
+      }
+      if (Peek() == close) {
+        ++pos_;
+        return absl::OkStatus();
+      }
+      return Error(absl::StrCat("expected ',' or '", std::string(1, close), "'"));
+    }
+  }
+
+  absl::Status String() {
+    ++pos_;  // the opening quote
+    while (!AtEnd()) {
+      const unsigned char c = static_cast<unsigned char>(text_[pos_]);
+      if (c == '"') {
+        ++pos_;
+        return absl::OkStatus();
+      }
+      if (c < 0x20) return Error("control character in a string (escape it)");
+      if (c == '\\') {
+        ++pos_;
+        const char e = Peek();
+        if (e == 'u') {
+          for (int i = 1; i <= 4; ++i) {
+            if (!absl::ascii_isxdigit(
+                    static_cast<unsigned char>(pos_ + i < text_.size() ? text_[pos_ + i] : 'x'))) {
+              return Error("bad \\u escape");
+            }
+          }
+          pos_ += 5;
+          continue;
+        }
+        if (AtEnd() || absl::string_view("\"\\/bfnrt").find(e) == absl::string_view::npos) {
+          return Error("bad escape in a string");
+        }
+      }
+      ++pos_;
+    }
+    return Error("unterminated string");
+  }
+
+  absl::Status Number() {
+    if (Peek() == '-') ++pos_;
+    if (Peek() == '0') {
+      ++pos_;
+    } else if (Peek() >= '1' && Peek() <= '9') {
+      while (absl::ascii_isdigit(static_cast<unsigned char>(Peek()))) ++pos_;
+    } else {
+      return Error("bad number");
+    }
+    if (Peek() == '.') {
+      ++pos_;
+      if (!absl::ascii_isdigit(static_cast<unsigned char>(Peek()))) return Error("bad number");
+      while (absl::ascii_isdigit(static_cast<unsigned char>(Peek()))) ++pos_;
+    }
+    if (Peek() == 'e' || Peek() == 'E') {
+      ++pos_;
+      if (Peek() == '+' || Peek() == '-') ++pos_;
+      if (!absl::ascii_isdigit(static_cast<unsigned char>(Peek()))) return Error("bad number");
+      while (absl::ascii_isdigit(static_cast<unsigned char>(Peek()))) ++pos_;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::string_view text_;
+  size_t pos_ = 0;
+};
+
 absl::StatusOr<Value> ParseJson(absl::string_view json) {
+  RETURN_IF_ERROR(StrictJsonChecker(json).Check());
   Value value;
   const auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), &value);
@@ -471,6 +621,50 @@ absl::StatusOr<std::string> TypedContentsToRaw(
 }
 
 }  // namespace
+
+absl::Status SliceRows(int64_t begin, int64_t end, InputTensor* input) {
+  const auto& shape = input->tensor.shape();
+  const std::string& name = input->tensor.name();
+  if (shape.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("input '", name, "' is a scalar: it has no rows to take"));
+  }
+  const int64_t rows = shape[0];
+  if (end < 0) end = rows;
+  if (begin < 0 || begin >= end || end > rows) {
+    return absl::InvalidArgumentError(absl::StrCat("input '", name, "' has ", rows,
+                                                   " rows (0:", rows, "); rows ", begin, ":", end,
+                                                   " are not inside it"));
+  }
+  std::string& raw = input->raw_contents;
+  if (input->tensor.datatype() == "BYTES") {
+    // Elements are length-prefixed: walk to the first element of row `begin` and of row `end`.
+    int64_t per_row = 1;
+    for (int i = 1; i < shape.size(); ++i) per_row *= shape[i];
+    size_t offset = 0, first = 0;
+    for (int64_t e = 0; e < end * per_row; ++e) {
+      if (e == begin * per_row) first = offset;
+      uint32_t length;
+      if (offset + 4 > raw.size()) return absl::InvalidArgumentError("malformed BYTES contents");
+      std::memcpy(&length, raw.data() + offset, 4);
+      offset += 4 + length;
+      if (offset > raw.size()) return absl::InvalidArgumentError("malformed BYTES contents");
+    }
+    if (begin * per_row == end * per_row) first = offset;
+    raw = raw.substr(first, offset - first);
+  } else {
+    if (rows == 0 || raw.size() % rows != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", name,
+                                                     "': contents do not split "
+                                                     "into ",
+                                                     rows, " rows"));
+    }
+    const size_t row_bytes = raw.size() / rows;
+    raw = raw.substr(begin * row_bytes, (end - begin) * row_bytes);
+  }
+  input->tensor.set_shape(0, end - begin);
+  return absl::OkStatus();
+}
 
 void AddInput(InputTensor input, inference::ModelInferRequest* request) {
   *request->add_inputs() = std::move(input.tensor);

@@ -3,7 +3,8 @@
 // Conversions between user-facing tensor formats (.npy files, JSON) and the KServe v2 wire form
 // (an InferInputTensor / InferOutputTensor description plus raw little-endian contents).
 //
-// JSON input: a nested array of numbers, booleans or strings, e.g. [[1, 2], [3, 4]]; the shape
+// JSON input: strict JSON (RFC 8259: double-quoted strings, no comments or trailing commas), a
+// nested array of numbers, booleans or strings, e.g. [[1, 2], [3, 4]]; the shape
 // is the nesting ([2, 2]) and a bare scalar is a 0-d tensor (shape []). Every sub-array of a
 // level must have the same length and nesting (ragged arrays are rejected). JSON carries no
 // element type, so the datatype comes from the model's metadata for that input:
@@ -54,6 +55,11 @@ struct InputSpec {
   // anything else: inline JSON.
   std::string value;
 };
+
+// Keeps rows [begin, end) of `input`'s first dimension (end -1 = to the last row), e.g. to send
+// rows 0:64 of an evaluation file that holds more rows than the model's max_batch_size.
+// INVALID_ARGUMENT naming the input when it is a scalar or the range is empty or outside it.
+absl::Status SliceRows(int64_t begin, int64_t end, InputTensor* input);
 
 // Splits "NAME=VALUE" at the first '='. INVALID_ARGUMENT if NAME or VALUE is empty.
 absl::StatusOr<InputSpec> ParseInputSpec(absl::string_view spec);

@@ -4,12 +4,15 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "prometheus/registry.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "runtime/backend/torchscript_backend.h"
 #include "runtime/metrics/host_collector.h"
 #include "runtime/metrics/inference_metrics.h"
@@ -248,9 +251,16 @@ void Server::Shutdown() {
   if (service_) service_->SetDraining();
   if (grpc_server_) {
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
-    // Refuses new RPCs at once; in-flight ones may finish until the deadline, then are cancelled.
-    grpc_server_->Shutdown(std::chrono::system_clock::now() +
-                           std::chrono::seconds(options_.exit_timeout_secs));
+    // Drain: new inference is refused (UNAVAILABLE); accepted calls finish until the exit
+    // timeout. gRPC's own graceful shutdown would also wait for every client connection to
+    // close, and an idle or stuck client never closes its: so wait for the calls here, then give
+    // gRPC a short grace to flush the last answers before it cancels whatever is left.
+    const absl::Time deadline = absl::Now() + absl::Seconds(options_.exit_timeout_secs);
+    const bool drained = !service_ || service_->WaitUntilNoInferInFlight(deadline);
+    spdlog::info(drained ? "drained: no inference call in flight"
+                         : "exit timeout: cancelling the inference calls still in flight");
+    const absl::Time grace = std::min(deadline, absl::Now() + absl::Milliseconds(200));
+    grpc_server_->Shutdown(absl::ToChronoTime(std::max(grace, absl::Now())));
   }
   if (models_) {
     PublishModelStates(false);

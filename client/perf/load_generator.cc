@@ -7,7 +7,9 @@
 #include <chrono>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace gridserve::client::perf {
 namespace {
@@ -27,6 +29,50 @@ absl::Duration ProcessCpuTime() {
 // kDone once their last request has finished.
 enum class Phase : int { kWarmup, kMeasure, kDrain, kDone };
 
+// Whether the server answers: the time since when every answer was UNAVAILABLE. Shared by the
+// workers, the pacer and the controlling thread.
+struct Reachability {
+  // Steady-clock nanoseconds of the first UNAVAILABLE after the last other answer; 0 while the
+  // server answers.
+  std::atomic<int64_t> unavailable_since_ns{0};
+  std::atomic<int> consecutive_unavailable{0};
+  absl::Mutex mu;
+  std::string last_message ABSL_GUARDED_BY(mu);
+
+  static int64_t Now() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+        .count();
+  }
+  void Record(const grpc::Status& status) {
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      // Loads first: the common case (the server answers) writes nothing shared.
+      if (unavailable_since_ns.load(std::memory_order_relaxed) != 0) {
+        unavailable_since_ns.store(0, std::memory_order_relaxed);
+      }
+      if (consecutive_unavailable.load(std::memory_order_relaxed) != 0) {
+        consecutive_unavailable.store(0, std::memory_order_relaxed);
+      }
+      return;
+    }
+    int64_t expected = 0;
+    unavailable_since_ns.compare_exchange_strong(expected, Now(), std::memory_order_relaxed);
+    consecutive_unavailable.fetch_add(1, std::memory_order_relaxed);
+    absl::MutexLock lock(&mu);
+    last_message = status.error_message();
+  }
+  bool Unavailable() const { return unavailable_since_ns.load(std::memory_order_relaxed) != 0; }
+  // How long every answer has been UNAVAILABLE (zero while the server answers).
+  absl::Duration UnavailableFor() const {
+    const int64_t since = unavailable_since_ns.load(std::memory_order_relaxed);
+    return since == 0 ? absl::ZeroDuration() : absl::Nanoseconds(Now() - since);
+  }
+  // Closed-loop wait after an UNAVAILABLE answer: 10 ms doubling to 640 ms.
+  absl::Duration Backoff() const {
+    const int n = std::min(consecutive_unavailable.load(std::memory_order_relaxed), 7);
+    return absl::Milliseconds(10) * (1 << std::max(0, n - 1));
+  }
+};
+
 // One call in flight, or (backing_off) one closed-loop slot waiting out its refusal backoff on
 // `alarm`. Owned by the worker whose completion queue it is on; deleted when its completion
 // (or alarm) is taken off the queue.
@@ -45,11 +91,13 @@ struct Call {
 class Worker {
  public:
   Worker(std::shared_ptr<grpc::Channel> channel, const LoadOptions& options,
-         const std::atomic<Phase>* phase, std::atomic<int64_t>* completed_in_window)
+         const std::atomic<Phase>* phase, std::atomic<int64_t>* completed_in_window,
+         Reachability* reachability)
       : stub_(std::move(channel)),
         options_(options),
         phase_(phase),
-        completed_in_window_(completed_in_window) {}
+        completed_in_window_(completed_in_window),
+        reachability_(reachability) {}
 
   // Starts one call. Safe from any thread (the pacing thread uses it in open loop).
   void Start() {
@@ -90,16 +138,19 @@ class Worker {
           }
           completed_in_window_->fetch_add(1, std::memory_order_relaxed);
         }
-        if (closed_loop && phase < Phase::kDrain &&
-            call->status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
-            options_.refusal_backoff > absl::ZeroDuration()) {
+        reachability_->Record(call->status);
+        absl::Duration backoff = absl::ZeroDuration();
+        if (call->status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          backoff = options_.refusal_backoff;
+        } else if (call->status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+          backoff = reachability_->Backoff();
+        }
+        if (closed_loop && phase < Phase::kDrain && backoff > absl::ZeroDuration()) {
           // The slot stays outstanding until its alarm fires, so the drain waits for it.
           call->backing_off = true;
           Call* slot = call.release();
-          slot->alarm.Set(&cq_,
-                          std::chrono::system_clock::now() +
-                              absl::ToChronoNanoseconds(options_.refusal_backoff),
-                          slot);
+          slot->alarm.Set(
+              &cq_, std::chrono::system_clock::now() + absl::ToChronoNanoseconds(backoff), slot);
           continue;
         }
         outstanding_.fetch_sub(1, std::memory_order_relaxed);
@@ -128,6 +179,7 @@ class Worker {
   const LoadOptions& options_;
   const std::atomic<Phase>* const phase_;
   std::atomic<int64_t>* const completed_in_window_;
+  Reachability* const reachability_;
   std::atomic<int64_t> outstanding_{0};
   std::vector<int64_t> latencies_us_;
   std::map<int, int64_t> failures_;
@@ -147,14 +199,15 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
   std::atomic<Phase> phase{Phase::kWarmup};
   std::atomic<int64_t> completed_in_window{0};
   std::atomic<int64_t> skipped{0};
+  Reachability reachability;
 
   // Closed loop never needs more threads than requests in flight.
   size_t n = options.channels.size();
   if (closed_loop) n = std::min<size_t>(n, static_cast<size_t>(options.concurrency));
   std::vector<std::unique_ptr<Worker>> workers;
   for (size_t i = 0; i < n; ++i) {
-    workers.push_back(
-        std::make_unique<Worker>(options.channels[i], options, &phase, &completed_in_window));
+    workers.push_back(std::make_unique<Worker>(options.channels[i], options, &phase,
+                                               &completed_in_window, &reachability));
   }
   if (closed_loop) {
     for (int64_t i = 0; i < options.concurrency; ++i) workers[i % n]->Start();
@@ -170,6 +223,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
       const Clock::time_point begin = Clock::now();
       int64_t sent = 0;
       size_t next_worker = 0;
+      Clock::time_point last_probe;
       while (phase.load(std::memory_order_acquire) < Phase::kDrain) {
         const Clock::time_point due =
             begin + std::chrono::duration_cast<Clock::duration>(interval * sent);
@@ -182,26 +236,43 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
         ++sent;
         int64_t in_flight = 0;
         for (auto& w : workers) in_flight += w->outstanding();
-        if (in_flight >= options.max_outstanding) {
+        const bool probing = reachability.Unavailable();
+        if (in_flight >= options.max_outstanding ||
+            (probing && now - last_probe < std::chrono::milliseconds(100))) {
           if (phase.load(std::memory_order_acquire) == Phase::kMeasure) {
             skipped.fetch_add(1, std::memory_order_relaxed);
           }
           continue;
         }
+        if (probing) last_probe = now;
         workers[next_worker]->Start();
         next_worker = (next_worker + 1) % workers.size();
       }
     });
   }
 
-  std::this_thread::sleep_for(absl::ToChronoNanoseconds(options.warmup));
+  // True once the server has answered only UNAVAILABLE for unreachable_timeout.
+  auto unreachable = [&] {
+    return options.unreachable_timeout > absl::ZeroDuration() &&
+           reachability.UnavailableFor() > options.unreachable_timeout;
+  };
+  const Clock::time_point warmup_end = Clock::now() + absl::ToChronoNanoseconds(options.warmup);
+  while (Clock::now() < warmup_end && !unreachable()) {
+    std::this_thread::sleep_until(
+        std::min(warmup_end, Clock::now() + std::chrono::milliseconds(5)));
+  }
   if (options.before_window) options.before_window();
   const Clock::time_point window_start = Clock::now();
   const absl::Duration cpu_at_start = ProcessCpuTime();
   phase.store(Phase::kMeasure, std::memory_order_release);
   const Clock::time_point window_deadline =
       window_start + absl::ToChronoNanoseconds(options.window);
+  bool gave_up = false;
   while (Clock::now() < window_deadline) {
+    if (unreachable()) {
+      gave_up = true;
+      break;
+    }
     if (options.max_requests > 0 &&
         completed_in_window.load(std::memory_order_relaxed) >= options.max_requests) {
       break;
@@ -226,6 +297,11 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
   }
   result.skipped = skipped.load();
   result.client_cpu = client_cpu;
+  result.server_unreachable = gave_up || unreachable();
+  if (result.server_unreachable) {
+    absl::MutexLock lock(&reachability.mu);
+    result.unreachable_message = reachability.last_message;
+  }
   return result;
 }
 

@@ -39,6 +39,13 @@ struct LoadOptions {
   // machine where client and server share cores, instant retries of refused requests take CPU
   // from the requests being served.
   absl::Duration refusal_backoff = absl::ZeroDuration();
+  // The server counts as unreachable once every answer for this long was UNAVAILABLE (it died,
+  // refuses connections): the step then ends at once and LoadResult::server_unreachable says so.
+  // While answers are UNAVAILABLE, a closed-loop slot waits before it sends again (10 ms,
+  // doubling per consecutive UNAVAILABLE up to 640 ms) and the open loop sends one probe per
+  // 100 ms instead of its rate (the others count as skipped), so a dead server costs the client
+  // next to no CPU. Zero: never give up (the backoff still applies).
+  absl::Duration unreachable_timeout = absl::Seconds(2);
   // Unmeasured load first, then the window.
   absl::Duration warmup = absl::Milliseconds(500);
   absl::Duration window = absl::Seconds(5);
@@ -61,6 +68,10 @@ struct LoadResult {
   // CPU time this process (every client thread) used during the window, user + system: what the
   // load itself costs, which on a machine shared with the server comes out of the server's share.
   absl::Duration client_cpu;
+  // True when the step ended early because the server was unreachable (see unreachable_timeout).
+  bool server_unreachable = false;
+  // Why, e.g. the last UNAVAILABLE message ("failed to connect to all addresses").
+  std::string unreachable_message;
 };
 
 // Runs one step and returns when every request it started has finished (or hit its deadline).

@@ -38,12 +38,15 @@ from ModelStatistics over the same window (n/a if the server does not implement 
   --max-outstanding N           open loop: most requests in flight; more are skipped (4096)
   --refusal-backoff-ms MS       closed loop: wait this long before resending after a
                                 RESOURCE_EXHAUSTED answer (default 0: at once)
+  --unreachable-timeout-ms MS   stop the run once every answer for this long was UNAVAILABLE
+                                (server gone); sends back off meanwhile (default 2000; 0 never)
   --max-message-bytes N         largest gRPC message (default 67108864)
   -f FILE.csv                   write one CSV row per step
   --json                        print results as JSON on stdout (report goes to stderr)
   -h, --help                    this text
 
-Exit status: 0 all steps ran; 1 the server or model could not be used; 2 bad command line.
+Exit status: 0 all steps ran; 1 the server or model could not be used, or the server became
+unreachable during the run (the steps measured so far are printed); 2 bad command line.
 )";
 
 std::vector<double> Range::Values() const {
@@ -170,6 +173,7 @@ const std::map<std::string, Setter>& ValueFlags() {
       {"--threads", Int(&PerfOptions::threads, 1, 64)},
       {"--timeout-ms", Int(&PerfOptions::timeout_ms, 1, 3600 * 1000)},
       {"--refusal-backoff-ms", Int(&PerfOptions::refusal_backoff_ms, 0, 3600 * 1000)},
+      {"--unreachable-timeout-ms", Int(&PerfOptions::unreachable_timeout_ms, 0, 3600 * 1000)},
       {"--max-outstanding", Int(&PerfOptions::max_outstanding, 1, 1 << 20)},
       {"--max-message-bytes", Int(&PerfOptions::max_message_bytes, 1024, INT32_MAX)},
       {"--shape",

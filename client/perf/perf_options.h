@@ -81,6 +81,9 @@ struct PerfOptions {
   // long before sending again, like a client retrying with backoff. Default 0: at once
   // (perf_analyzer's behaviour).
   int64_t refusal_backoff_ms = 0;
+  // --unreachable-timeout-ms: the run stops (exit 1, steps so far reported) once every answer
+  // for this long was UNAVAILABLE; meanwhile sends back off. Default 2000; 0 = never stop.
+  int64_t unreachable_timeout_ms = 2000;
   // --max-message-bytes: largest gRPC message sent or received. Default 64 MiB.
   int max_message_bytes = 64 << 20;
   // -f: CSV file written after the last step (empty: none).

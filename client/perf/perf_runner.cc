@@ -103,6 +103,7 @@ absl::StatusOr<RunReport> RunPerf(const PerfOptions& options, std::ostream& prog
   load.timeout = absl::Milliseconds(options.timeout_ms);
   load.max_outstanding = options.max_outstanding;
   load.refusal_backoff = absl::Milliseconds(options.refusal_backoff_ms);
+  load.unreachable_timeout = absl::Milliseconds(options.unreachable_timeout_ms);
 
   auto stats_stub = inference::GRPCInferenceService::NewStub(MakeChannel(options, -1));
   absl::StatusOr<ServerStatsSnapshot> before = absl::UnknownError("not read");
@@ -143,6 +144,8 @@ absl::StatusOr<RunReport> RunPerf(const PerfOptions& options, std::ostream& prog
       load.request_rate = 0;
     }
     ASSIGN_OR_RETURN(LoadResult result, RunLoad(load));
+    const bool unreachable = result.server_unreachable;
+    const std::string unreachable_message = result.unreachable_message;
     StepResult step = Summarise(options, options.batch_size, std::move(result));
     step.concurrency = load.concurrency;
     step.request_rate = load.request_rate;
@@ -157,6 +160,12 @@ absl::StatusOr<RunReport> RunPerf(const PerfOptions& options, std::ostream& prog
     progress << FormatStep(step);
     progress.flush();
     report.steps.push_back(std::move(step));
+    if (unreachable) {
+      return absl::UnavailableError(
+          absl::StrCat("server at ", options.url, " unreachable: every answer for more than ",
+                       options.unreachable_timeout_ms, " ms was UNAVAILABLE (", unreachable_message,
+                       "); stopped after ", report.steps.size(), " of ", values.size(), " steps"));
+    }
   }
   return report;
 }

@@ -125,6 +125,19 @@ class Served(nn.Module):
 
     def forward(self, history):
         h = history.to(torch.float32)
+        # Input contract (models/CONVENTIONS.md): a history the model cannot forecast from raises
+        # ValueError, which the server answers as INVALID_ARGUMENT with this message.
+        if not bool(torch.isfinite(h).all()):
+            raise ValueError("history holds NaN or infinite values")
+        low = h.amin(dim=1)
+        high = h.amax(dim=1)
+        for b in range(h.shape[0]):
+            if float(low[b]) <= 0.0:
+                raise ValueError("history row {} has a value <= 0 ({} MW); the model needs the "
+                                 "last 7 days of positive half-hourly load".format(b, float(low[b])))
+            if float(high[b]) == float(low[b]):
+                raise ValueError("history row {} is constant ({} MW): the model needs the last 7 "
+                                 "days of measured half-hourly load".format(b, float(low[b])))
         acc = torch.zeros(h.shape[0], self.horizon, dtype=torch.float32)
         for m in self.members:
             acc = acc + m(h)

@@ -6,8 +6,11 @@ training, best first), "scores": [B,10] fp32 (probability of each item being the
 one: softmax of the ranking head over the items not yet rated), "interests": [B,G] fp32 (the
 user's genre affinity index: the share of each genre in the user's predicted next-movie
 distribution over all movies, divided by the average user's share; 1 = average interest,
-2 = twice as interested; labels in genres.txt)}. Unknown user ids get the most popular movies
-(training rating counts) and an affinity of 1 for every genre.
+2 = twice as interested; labels in genres.txt), "titles": [B,10] BYTES (the title of each of
+item_ids)}, returned as a tuple in config order. user_id 0 (MovieLens ids start at 1) asks for an
+anonymous user: the most popular movies (training rating counts) and an affinity of 1 for every
+genre. Any other id that is not a known user raises ValueError (INVALID_ARGUMENT, see
+models/CONVENTIONS.md) instead of a made-up answer.
 """
 import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # no busy-waiting threads on shared cores
@@ -15,7 +18,7 @@ import argparse
 import json
 import shutil
 import sys
-from typing import Dict
+from typing import List, Tuple
 
 import numpy as np
 import torch
@@ -32,6 +35,8 @@ N_GENRES = 20  # must match config.pbtxt
 class Recommender(torch.nn.Module):
     def __init__(self, d, f, genre_w: torch.Tensor, genre_avg: torch.Tensor):
         super().__init__()
+        self.titles: List[str] = list(d.titles)  # by item row, like item_ids
+        self.n_known = len(d.users)
         max_uid = max(d.users)
         user_row = torch.full((max_uid + 1,), -1, dtype=torch.long)
         user_row[torch.tensor(d.users)] = torch.arange(d.U)
@@ -52,9 +57,11 @@ class Recommender(torch.nn.Module):
         self.register_buffer("genre_avg", genre_avg)      # [G], the average user's shares
         self.k = K
 
-    def forward(self, user_id: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def forward(self, user_id: torch.Tensor
+                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, List[str]]:
         ids = user_id.reshape(-1).to(torch.long)
         B = ids.size(0)
+        titles: List[str] = []
         out_items = torch.zeros(B, self.k, dtype=torch.long)
         out_scores = torch.zeros(B, self.k, dtype=torch.float32)
         interests = torch.zeros(B, self.genre_w.size(0), dtype=torch.float32)
@@ -62,8 +69,12 @@ class Recommender(torch.nn.Module):
         for b in range(B):
             uid = int(ids[b].item())
             row = -1
-            if uid >= 0 and uid < n_users:
+            if uid > 0 and uid < n_users:
                 row = int(self.user_row[uid].item())
+            if row < 0 and uid != 0:
+                raise ValueError("user_id {} is not a known user ({} MovieLens users, ids 1..{}); "
+                                 "0 asks for the most popular movies".format(uid, self.n_known,
+                                                                             n_users - 1))
             if row >= 0:
                 logits = self.c + self.Q2 @ self.P2[row]
                 interests[b] = (self.genre_w @ torch.softmax(logits, dim=0)) / self.genre_avg
@@ -77,7 +88,10 @@ class Recommender(torch.nn.Module):
             top = torch.topk(probs, self.k)
             out_items[b] = self.item_ids[top.indices]
             out_scores[b] = top.values
-        return {"item_ids": out_items, "scores": out_scores, "interests": interests}
+            rows: List[int] = top.indices.tolist()
+            for i in rows:
+                titles.append(self.titles[i])
+        return out_items, out_scores, interests, titles
 
 
 def main():
@@ -119,9 +133,15 @@ def main():
     os.makedirs(os.path.join(args.out, "1"), exist_ok=True)
     module.save(os.path.join(args.out, "1", "model.pt"))
     # the saved file must load and answer like the served model (known and unknown users)
-    check = torch.jit.load(os.path.join(args.out, "1", "model.pt"))(
-        torch.tensor([[d.users[0]], [0]], dtype=torch.long))
-    assert check["item_ids"].shape == (2, K) and check["interests"].shape == (2, N_GENRES)
+    loaded = torch.jit.load(os.path.join(args.out, "1", "model.pt"))
+    items, _, interests, titles = loaded(torch.tensor([[d.users[0]], [0]], dtype=torch.long))
+    assert items.shape == (2, K) and interests.shape == (2, N_GENRES) and len(titles) == 2 * K
+    assert titles[0] == d.titles[d.items.index(int(items[0, 0]))]
+    try:  # unknown users are refused, not answered with a made-up list
+        loaded(torch.tensor([[max(d.users) + 1]], dtype=torch.long))
+        raise AssertionError("an unknown user_id was accepted")
+    except torch.jit.Error as e:
+        assert "not a known user" in str(e), e
     shutil.copy(os.path.join(HERE, "config.pbtxt"), os.path.join(args.out, "config.pbtxt"))
     with open(os.path.join(args.out, "genres.txt"), "w") as fh:
         fh.write("\n".join(d.genres) + "\n")
@@ -155,16 +175,15 @@ def main():
     with open(os.path.join(args.out, "metrics.json"), "w") as fh:
         json.dump(m, fh, indent=1)
 
-    # eval set: 498 known users + 2 unknown ids; exclude = the user's rated training items
+    # eval set: 499 known users + the anonymous id 0; exclude = the user's rated training items
     os.makedirs(args.eval, exist_ok=True)
     rows, excl = [], []
-    for u in d.users[:498]:
+    for u in d.users[:499]:
         r = d.uidx[u]
         rows.append(u)
         excl.append(sorted(d.items[i] for i in d.ti[d.tu == r].tolist()))
-    for u in (0, 10 ** 9):
-        rows.append(u)
-        excl.append([])
+    rows.append(0)
+    excl.append([])
     np.save(os.path.join(args.eval, "user_id.npy"), np.array(rows, dtype="<i8").reshape(-1, 1))
     with open(os.path.join(args.eval, "exclude.json"), "w") as fh:
         json.dump(excl, fh)

@@ -108,7 +108,11 @@ class Sentiment(torch.nn.Module):
         offsets: List[int] = []
         for s in text:
             offsets.append(len(idx))
-            for f in self.features(s):
+            feats = self.features(s)
+            # Input contract (models/CONVENTIONS.md): ValueError -> INVALID_ARGUMENT.
+            if len(feats) == 0:
+                raise ValueError("text is empty: it has no words to classify")
+            for f in feats:
                 if f in self.vocab:
                     idx.append(self.vocab[f])
         with torch.no_grad():

@@ -8,8 +8,10 @@ genres alone. Shared code: movielens.py, a symlink to models/movie_recommender/m
 that the zoo's build stamp of this model follows it); shared cache: models/.cache/movie_recommender.
 similarity(i, j) = x_i . x_j + B * popularity_j (log count, scaled to [0, 1]).
 
-forward(item_id [B,1] int64 movieId) -> item_ids [B,10] int64 (the query item excluded).
-Unknown ids get the most popular movies.
+forward(item_id [B,1] int64 movieId) -> (item_ids [B,10] int64 (the query item excluded),
+titles [B,10] BYTES (their titles)). item_id 0 (MovieLens ids start at 1) asks for the most
+popular movies; any other id that is not a known movie raises ValueError (INVALID_ARGUMENT, see
+models/CONVENTIONS.md).
 """
 import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # no busy-waiting threads on shared cores
@@ -18,6 +20,8 @@ import json
 import shutil
 import sys
 import time
+
+from typing import List, Tuple
 
 import numpy as np
 import torch
@@ -32,8 +36,10 @@ A, B, C = 0.3, 0.1, 5.0
 
 
 class SimilarItems(torch.nn.Module):
-    def __init__(self, item_ids: torch.Tensor, feats: torch.Tensor, pop: torch.Tensor):
+    def __init__(self, item_ids: torch.Tensor, feats: torch.Tensor, pop: torch.Tensor,
+                 titles: List[str]):
         super().__init__()
+        self.titles: List[str] = list(titles)  # by item row, like item_ids
         max_id = int(item_ids.max())
         row = torch.full((max_id + 1,), -1, dtype=torch.long)
         row[item_ids] = torch.arange(item_ids.numel())
@@ -43,22 +49,30 @@ class SimilarItems(torch.nn.Module):
         self.register_buffer("pop", pop)
         self.k = K
 
-    def forward(self, item_id: torch.Tensor) -> torch.Tensor:
+    def forward(self, item_id: torch.Tensor) -> Tuple[torch.Tensor, List[str]]:
         ids = item_id.reshape(-1).to(torch.long)
         out = torch.zeros(ids.size(0), self.k, dtype=torch.long)
+        titles: List[str] = []
         n = self.item_row.size(0)
         for b in range(ids.size(0)):
             q = int(ids[b].item())
             row = -1
-            if q >= 0 and q < n:
+            if q > 0 and q < n:
                 row = int(self.item_row[q].item())
+            if row < 0 and q != 0:
+                raise ValueError("item_id {} is not a known movie ({} MovieLens movieIds); 0 asks "
+                                 "for the most popular movies".format(q, self.item_ids.size(0)))
             if row >= 0:
                 s = self.feats @ self.feats[row] + self.pop
                 s[row] = float("-inf")
             else:
                 s = self.pop.clone()
-            out[b] = self.item_ids[torch.topk(s, self.k).indices]
-        return out
+            top = torch.topk(s, self.k).indices
+            out[b] = self.item_ids[top]
+            rows: List[int] = top.tolist()
+            for i in rows:
+                titles.append(self.titles[i])
+        return out, titles
 
 
 def next_item_hit_rate(d, scores_fn) -> float:
@@ -106,12 +120,18 @@ def main():
     ml.log(NAME, f"next-item hit-rate@10 {hr:.3f} (popularity {hr_pop:.3f}, genres only "
                  f"{hr_genre:.3f}); {len(cold)} cold items, neighbour genre Jaccard {cold_jaccard:.2f}")
 
-    module = torch.jit.script(SimilarItems(torch.tensor(d.items), feats, pop).eval())
+    module = torch.jit.script(SimilarItems(torch.tensor(d.items), feats, pop, d.titles).eval())
     os.makedirs(os.path.join(args.out, "1"), exist_ok=True)
     module.save(os.path.join(args.out, "1", "model.pt"))
-    check = torch.jit.load(os.path.join(args.out, "1", "model.pt"))(
-        torch.tensor([[d.items[0]], [0]], dtype=torch.long))  # known and unknown item
-    assert check.shape == (2, K) and check.dtype == torch.long
+    loaded = torch.jit.load(os.path.join(args.out, "1", "model.pt"))
+    check, titles = loaded(torch.tensor([[d.items[0]], [0]], dtype=torch.long))  # known, anonymous
+    assert check.shape == (2, K) and check.dtype == torch.long and len(titles) == 2 * K
+    assert titles[0] == d.titles[d.items.index(int(check[0, 0]))]
+    try:  # unknown ids are refused, not answered with a made-up list
+        loaded(torch.tensor([[max(d.items) + 1]], dtype=torch.long))
+        raise AssertionError("an unknown item_id was accepted")
+    except torch.jit.Error as e:
+        assert "not a known movie" in str(e), e
     shutil.copy(os.path.join(HERE, "config.pbtxt"), os.path.join(args.out, "config.pbtxt"))
     m = {
         "task": "similar movies (content-based, cold-start capable)",
@@ -140,11 +160,11 @@ def main():
     with open(os.path.join(args.out, "metrics.json"), "w") as fh:
         json.dump(m, fh, indent=1)
 
-    # eval set: the 490 most rated movies, 8 cold ones, 2 unknown ids; exclude = the query
+    # eval set: the 491 most rated movies, 8 cold ones, the anonymous id 0; exclude = the query
     os.makedirs(args.eval, exist_ok=True)
     order = torch.argsort(-d.item_count, stable=True).tolist()
-    rows = [d.items[i] for i in order[:490]] + [d.items[i] for i in cold.tolist()[:8]]
-    rows += [0, 10 ** 9]
+    rows = [d.items[i] for i in order[:491]] + [d.items[i] for i in cold.tolist()[:8]]
+    rows += [0]
     np.save(os.path.join(args.eval, "item_id.npy"), np.array(rows, dtype="<i8").reshape(-1, 1))
     with open(os.path.join(args.eval, "exclude.json"), "w") as fh:
         json.dump([[r] for r in rows], fh)

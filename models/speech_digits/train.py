@@ -321,6 +321,15 @@ class SpeechDigits(nn.Module):
         self.cnn = cnn
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        # Input contract (models/CONVENTIONS.md): ValueError -> INVALID_ARGUMENT with this message.
+        if not bool(torch.isfinite(waveform).all()):
+            raise ValueError("waveform holds NaN or infinite samples")
+        centred = waveform - waveform.mean(dim=1, keepdim=True)
+        peak = centred.abs().amax(dim=1)
+        for b in range(waveform.shape[0]):
+            if float(peak[b]) < 1e-3:
+                raise ValueError("waveform row {} is silent (peak {} below 1e-3 of full scale): "
+                                 "send 1 s of 16 kHz speech in [-1, 1]".format(b, float(peak[b])))
         return torch.softmax(self.cnn(self.features(waveform)), dim=1)
 
 

@@ -236,11 +236,16 @@ class Summarizer(torch.nn.Module):
         return " ".join(chosen)
 
     def forward(self, text: List[str], max_sentences: Optional[torch.Tensor] = None) -> List[str]:
+        # Input contract (models/CONVENTIONS.md): ValueError -> INVALID_ARGUMENT with this message.
         out: List[str] = []
         for b in range(len(text)):
             k = self.default_k
             if max_sentences is not None:
                 k = int(max_sentences.reshape(-1)[b].item())
+            if k < 1 or k > 100:
+                raise ValueError("max_sentences must be in [1, 100], got {}".format(k))
+            if len(self.sentences(text[b])) == 0:
+                raise ValueError("text has no sentences to summarize")
             out.append(self.summarize(text[b], k))
         return out
 

@@ -7,10 +7,12 @@ strings), so any non-ASCII byte becomes "unknown" and never breaks decoding; gen
 emits printable ASCII and newlines, so outputs are always valid UTF-8.
 
 forward(prompt, max_chars=None, temperature=None, seed=None) returns the continuation of each
-prompt (not the prompt itself): at least 1 and at most max_chars characters (default 200, capped
-at 2000); generation stops early when the model ends the fortune. Sampling uses a per-request
-MINSTD generator seeded from `seed` (default 0), so a given (prompt, max_chars, temperature, seed)
-always yields the same text; temperature <= 0 means greedy decoding (default 0.8).
+prompt (not the prompt itself): at least 1 and at most max_chars characters (default 200, range
+1..2000); generation stops early when the model ends the fortune. Sampling uses a per-request
+MINSTD generator seeded from `seed`, so a given (prompt, max_chars, temperature, seed) always
+yields the same text; without `seed` each call draws a fresh one (repeated calls differ).
+temperature 0 means greedy decoding (default 0.8, range 0..10). Out-of-range parameters and
+prompts over 4000 bytes raise ValueError (INVALID_ARGUMENT, models/CONVENTIONS.md).
 
 Held-out evaluation: every 20th fortune; per-character perplexity of the GRU vs a unigram
 (character frequency) model fitted on the training fortunes.
@@ -123,18 +125,28 @@ class TextGen(torch.nn.Module):
     def forward(self, prompt: List[str], max_chars: Optional[torch.Tensor] = None,
                 temperature: Optional[torch.Tensor] = None,
                 seed: Optional[torch.Tensor] = None) -> List[str]:
+        # Input contract (models/CONVENTIONS.md): out-of-range parameters raise ValueError, which
+        # the server answers as INVALID_ARGUMENT with this message.
         out: List[str] = []
         with torch.no_grad():
             for b in range(len(prompt)):
                 n = 200
                 t = 0.8
-                s = 0
                 if max_chars is not None:
                     n = int(max_chars.reshape(-1)[b].item())
                 if temperature is not None:
                     t = float(temperature.reshape(-1)[b].item())
                 if seed is not None:
                     s = int(seed.reshape(-1)[b].item())
+                else:  # a fresh seed per call, so repeated calls give different text
+                    s = int(torch.randint(0, 2147483646, [1]).item())
+                if n < 1 or n > 2000:
+                    raise ValueError("max_chars must be in [1, 2000], got {}".format(n))
+                if not (t >= 0.0 and t <= 10.0):
+                    raise ValueError(
+                        "temperature must be in [0, 10] (0 = greedy), got {}".format(t))
+                if len(prompt[b]) > 4000:
+                    raise ValueError("prompt has {} bytes; at most 4000".format(len(prompt[b])))
                 out.append(self.generate(prompt[b], n, t, s))
         return out
 

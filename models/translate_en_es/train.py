@@ -10,7 +10,9 @@ Optional reference: Apertium (`apertium eng-spa`) on the same held-out split, wh
 The exported TorchScript module holds the tokenizer, the vocabularies, a greedy decoding loop,
 <unk> replacement (the most attended source word, translated with the IBM-1 dictionary, or copied
 when it is short printable ASCII; so every output is valid UTF-8 whatever bytes come in) and the
-detokenizer: forward(text: List[str]) -> List[str]. Empty or blank input gives "".
+detokenizer: forward(text: List[str]) -> List[str]. Empty or blank input, and input of more than
+48 tokens (the model translates short messages; nothing is cut silently), raise ValueError
+(INVALID_ARGUMENT, models/CONVENTIONS.md).
 """
 import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # no busy-waiting threads on shared cores
@@ -238,11 +240,14 @@ class Translator(nn.Module):
         return True
 
     def translate_one(self, text: str) -> str:
+        # Input contract (models/CONVENTIONS.md): ValueError -> INVALID_ARGUMENT with this message.
         toks = tokenize_en(text)
         if len(toks) == 0:
-            return ""
+            raise ValueError("text is empty: nothing to translate")
         if len(toks) > self.max_src:
-            toks = toks[: self.max_src]
+            raise ValueError("text has {} tokens; this model translates at most {} (short UI "
+                             "messages): send one sentence per element".format(len(toks),
+                                                                               self.max_src))
         ids: List[int] = []
         for t in toks:
             ids.append(self.src_vocab.get(t, self.unk))

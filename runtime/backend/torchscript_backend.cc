@@ -1,5 +1,6 @@
 #include "runtime/backend/torchscript_backend.h"
 
+#include <torch/csrc/jit/runtime/jit_exception.h>
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -13,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "runtime/core/classification.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/config_types.h"
 #include "runtime/core/status_macros.h"
@@ -67,6 +69,8 @@ struct TensorBinding {
   bool optional = false;
   std::string arg_name;   // inputs: forward's argument this input is passed as
   int result_index = -1;  // outputs: position in a tuple/list result
+  // outputs: the config's label_filename, read at load (null without one); for classification.
+  std::shared_ptr<const core::ClassLabels> labels;
 };
 
 // What every instance of a model version shares: the config and how it maps onto forward().
@@ -163,6 +167,15 @@ absl::StatusOr<std::shared_ptr<Signature>> MakeSignature(const inference::ModelC
     }
     sig->outputs.push_back(std::move(b));
   }
+  // Label files sit in the model's folder, beside config.pbtxt (Triton's layout).
+  ASSIGN_OR_RETURN(
+      auto labels,
+      core::LoadClassLabels(config, std::filesystem::path(version_dir).parent_path().string()));
+  for (auto& [name, list] : labels) {
+    for (TensorBinding& out : sig->outputs) {
+      if (out.name == name) out.labels = list;
+    }
+  }
   std::string file =
       config.default_model_filename().empty() ? "model.pt" : config.default_model_filename();
   sig->model_path = (std::filesystem::path(version_dir) / file).string();
@@ -225,17 +238,23 @@ class TorchScriptInstance : public ModelInstance {
 
   std::vector<absl::StatusOr<core::InferenceResponse>> Execute(
       absl::Span<core::InferenceRequest* const> batch) override {
-    absl::StatusOr<std::vector<core::InferenceResponse>> responses;
-    try {
-      responses = Run(batch);
-    } catch (const std::exception& e) {
-      std::string what = e.what();
-      responses = absl::InternalError(
-          absl::StrCat("model '", sig_->model_name,
-                       "' failed during execution: ", what.substr(0, what.find('\n'))));
-    }
+    absl::StatusOr<std::vector<core::InferenceResponse>> responses = RunCatching(batch);
     std::vector<absl::StatusOr<core::InferenceResponse>> results;
     results.reserve(batch.size());
+    if (!responses.ok() && absl::IsInvalidArgument(responses.status()) && batch.size() > 1) {
+      // One request's input was refused (by the model's input contract, or an optional input
+      // that only some requests give): run each request alone, so that only the bad one fails.
+      for (core::InferenceRequest* request : batch) {
+        absl::StatusOr<std::vector<core::InferenceResponse>> one =
+            RunCatching(absl::MakeSpan(&request, 1));
+        if (one.ok()) {
+          results.emplace_back(std::move((*one)[0]));
+        } else {
+          results.emplace_back(one.status());
+        }
+      }
+      return results;
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
       if (responses.ok()) {
         results.emplace_back(std::move((*responses)[i]));
@@ -273,6 +292,38 @@ class TorchScriptInstance : public ModelInstance {
   }
 
  private:
+  // Run() with LibTorch exceptions turned into a Status. A model says that its input is bad by
+  // raising ValueError in TorchScript (models/CONVENTIONS.md): that is INVALID_ARGUMENT with the
+  // model's own message; any other exception is a fault of the model, INTERNAL.
+  absl::StatusOr<std::vector<core::InferenceResponse>> RunCatching(
+      absl::Span<core::InferenceRequest* const> batch) {
+    try {
+      return Run(batch);
+    } catch (const torch::jit::JITException& e) {
+      const std::string cls = e.getPythonClassName().value_or("");
+      if (absl::EndsWith(cls, "ValueError")) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "model '", sig_->model_name, "' refused the input: ", e.getOriginalMsg().value_or("")));
+      }
+      std::string what = e.what();
+      return absl::InternalError(
+          absl::StrCat("model '", sig_->model_name, "' failed during execution: ", LastLine(what)));
+    } catch (const std::exception& e) {
+      std::string what = e.what();
+      return absl::InternalError(
+          absl::StrCat("model '", sig_->model_name,
+                       "' failed during execution: ", what.substr(0, what.find('\n'))));
+    }
+  }
+
+  // The last non-empty line of a TorchScript error (the exception itself, after the traceback).
+  static std::string LastLine(const std::string& what) {
+    size_t end = what.find_last_not_of("\n ");
+    if (end == std::string::npos) return what;
+    size_t begin = what.rfind('\n', end);
+    return what.substr(begin == std::string::npos ? 0 : begin + 1, end + 1 - (begin + 1));
+  }
+
   absl::StatusOr<std::vector<core::InferenceResponse>> Run(
       absl::Span<core::InferenceRequest* const> batch) {
     const core::Clock* clock = core::Clock::Real();
@@ -500,8 +551,13 @@ class TorchScriptInstance : public ModelInstance {
     for (size_t i = 0; i < batch.size(); ++i) {
       int64_t rows = batch[i]->batch_size;
       if (wants(batch[i])) {
-        (*responses)[i].outputs.push_back(
-            {out.name, SliceRows(whole, out.dtype, row, rows, sig_->batching)});
+        core::Tensor slice = SliceRows(whole, out.dtype, row, rows, sig_->batching);
+        if (auto it = batch[i]->classification.find(out.name);
+            it != batch[i]->classification.end()) {
+          ASSIGN_OR_RETURN(slice,
+                           core::Classify(slice, sig_->batching, it->second, out.labels.get()));
+        }
+        (*responses)[i].outputs.push_back({out.name, std::move(slice)});
       }
       row += rows;
     }
@@ -541,7 +597,9 @@ class TorchScriptBackend : public Backend {
     auto instance = std::make_unique<TorchScriptInstance>(sig_, std::move(module), device, threads);
     if (sig_->warmup) {
       absl::Status warm = instance->Warmup();
-      if (!warm.ok()) {
+      // A model may refuse the all-zero / empty warm-up input by its input contract (a silent
+      // waveform, an empty text): it ran, so it can serve.
+      if (!warm.ok() && !absl::IsInvalidArgument(warm)) {
         return absl::InvalidArgumentError(
             absl::StrCat("warm-up of model '", sig_->model_name, "' failed: ", warm.message()));
       }

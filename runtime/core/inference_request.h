@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,11 @@ struct InferenceRequest {
   std::vector<NamedTensor> inputs;
   // Outputs to return; empty means all of the model's outputs.
   std::vector<std::string> requested_outputs;
+  // Triton's classification extension (runtime/core/classification.h): output name -> class
+  // count k >= 1 for outputs to answer as their top-k "value:index[:label]" BYTES strings. Front
+  // ends fill it from the requested output's `classification` parameter; every name is also in
+  // `requested_outputs`. Checked by repository::ValidateRequest, applied by the backend.
+  std::map<std::string, uint32_t> classification;
   // Items in this request: dim 0 of every input when the model batches (max_batch_size > 0),
   // otherwise 1.
   int64_t batch_size = 1;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "runtime/core/classification.h"
 #include "runtime/core/config_types.h"
 #include "runtime/core/status_macros.h"
 
@@ -114,6 +115,26 @@ absl::Status ValidateRequest(const inference::ModelConfig& config,
     if (!outputs.insert(name).second) {
       return absl::InvalidArgumentError(absl::StrCat("model '", config.name(), "': output '", name,
                                                      "' requested more than once"));
+    }
+  }
+  for (const auto& [name, count] : request->classification) {
+    const inference::ModelOutput* spec = nullptr;
+    for (const auto& out : config.output()) {
+      if (out.name() == name) spec = &out;
+    }
+    if (spec == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model '", config.name(), "' has no output '", name, "'"));
+    }
+    if (count == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("model '", config.name(), "', output '", name,
+                                                     "': classification count must be >= 1"));
+    }
+    if (!core::SupportsClassification(core::DataTypeFromConfig(spec->data_type()))) {
+      return absl::InvalidArgumentError(absl::StrCat("model '", config.name(), "', output '", name,
+                                                     "': classification needs a numeric "
+                                                     "output, this one is ",
+                                                     inference::DataType_Name(spec->data_type())));
     }
   }
   request->batch_size = batching ? std::max<int64_t>(batch_size, 1) : 1;

@@ -12,8 +12,10 @@ namespace gridserve::repository {
 // wrong rank or a dim that differs from a fixed config dim; a batch dim of 0, above
 // max_batch_size or differing between inputs; byte counts that differ from prod(shape) x
 // element size; BYTES data whose framing is malformed or whose element count differs from the
-// shape; unknown or duplicate requested outputs. Shapes are untrusted: negative dims and element
-// counts that overflow are rejected before anything is allocated.
+// shape; unknown or duplicate requested outputs; a classification request (see
+// InferenceRequest::classification) for an unknown or non-numeric output or with count 0. Shapes
+// are untrusted: negative dims and element counts that overflow are rejected before anything is
+// allocated.
 absl::Status ValidateRequest(const inference::ModelConfig& config, core::InferenceRequest* request);
 
 }  // namespace gridserve::repository

@@ -142,7 +142,8 @@ grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
     inference::ServerMetadataResponse* response) {
   response->set_name("gridserve");
   response->set_version(kGridserveVersion);
-  for (const char* ext : {"model_configuration", "model_repository", "statistics"}) {
+  for (const char* ext :
+       {"classification", "model_configuration", "model_repository", "statistics"}) {
     response->add_extensions(ext);
   }
   return Finish(ctx, absl::OkStatus());
@@ -234,17 +235,35 @@ grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
   return Finish(ctx, absl::OkStatus());
 }
 
+bool InferenceService::WaitUntilNoInferInFlight(absl::Time deadline) {
+  absl::MutexLock lock(&in_flight_mu_);
+  auto idle = [this]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_flight_mu_) { return infer_in_flight_ == 0; };
+  return in_flight_mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
+}
+
+void InferenceService::FinishInfer(grpc::ServerUnaryReactor* reactor, const grpc::Status& status) {
+  reactor->Finish(status);
+  absl::MutexLock lock(&in_flight_mu_);
+  --infer_in_flight_;
+}
+
 grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerContext* ctx,
                                                        const inference::ModelInferRequest* request,
                                                        inference::ModelInferResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const int64_t received_ns = options_.clock->NowNanos();
   if (grpc_thread_nice_target_ != INT32_MIN) LowerThreadPriorityOnce(grpc_thread_nice_target_);
+  {
+    // Counted before the draining check, so a call that passes it is waited for at shutdown.
+    absl::MutexLock lock(&in_flight_mu_);
+    ++infer_in_flight_;
+  }
   auto fail = [&](const absl::Status& status) {
     Log()->debug("infer failed: model='{}' id='{}' code={} {}", request->model_name(),
                  request->id(), absl::StatusCodeToString(status.code()),
                  std::string(status.message()));
-    reactor->Finish(ToGrpcStatus(status));
+    FinishInfer(reactor, ToGrpcStatus(status));
     return reactor;
   };
   if (draining_) return fail(absl::UnavailableError("server is shutting down"));
@@ -289,17 +308,17 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
   infer->model_handle = *model;
   std::string model_name = request->model_name();
   std::string id = request->id();
-  infer->on_complete = [reactor, response, model_name,
+  infer->on_complete = [this, reactor, response, model_name,
                         id](absl::StatusOr<core::InferenceResponse> result) {
     if (result.ok()) {
       ToModelInferResponse(*result, response);
-      reactor->Finish(grpc::Status::OK);
+      FinishInfer(reactor, grpc::Status::OK);
       return;
     }
     Log()->debug("infer failed: model='{}' id='{}' code={} {}", model_name, id,
                  absl::StatusCodeToString(result.status().code()),
                  std::string(result.status().message()));
-    reactor->Finish(ToGrpcStatus(result.status()));
+    FinishInfer(reactor, ToGrpcStatus(result.status()));
   };
   status = (*model)->scheduler().Enqueue(std::move(infer));
   if (!status.ok()) return fail(status);

@@ -3,6 +3,9 @@
 #include <atomic>
 #include <memory>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "inference/grpc_service.grpc.pb.h"
 #include "runtime/core/clock.h"
 #include "runtime/metrics/inference_metrics.h"
@@ -41,6 +44,12 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   void SetModelsLoaded(bool loaded) { models_loaded_ = loaded; }
   void SetDraining() { draining_ = true; }
   bool IsReady() const;
+
+  // After SetDraining(): blocks until every ModelInfer call accepted before it has been answered
+  // (its status handed to gRPC), or until `deadline`. Returns true when none is left. Lets
+  // shutdown end the gRPC server as soon as work is done instead of waiting for idle client
+  // connections to close.
+  bool WaitUntilNoInferInFlight(absl::Time deadline);
 
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* ctx,
                                        const inference::ServerLiveRequest* request,
@@ -91,8 +100,13 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   // Absolute nice value for gRPC threads: the constructing (loading) thread's plus
   // grpc_thread_nice; INT32_MIN when off.
   const int grpc_thread_nice_target_;
+  // ModelInfer's reactor->Finish, counted for WaitUntilNoInferInFlight().
+  void FinishInfer(grpc::ServerUnaryReactor* reactor, const grpc::Status& status);
+
   std::atomic<bool> models_loaded_{false};
   std::atomic<bool> draining_{false};
+  absl::Mutex in_flight_mu_;
+  int64_t infer_in_flight_ ABSL_GUARDED_BY(in_flight_mu_) = 0;
 };
 
 }  // namespace gridserve::server

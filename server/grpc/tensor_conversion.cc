@@ -163,7 +163,22 @@ absl::Status ToInferenceRequest(const inference::ModelInferRequest& proto,
     request->inputs.push_back(
         {in.name(), core::Tensor::Owned(type, std::move(shape), std::move(bytes))});
   }
-  for (const auto& out : proto.outputs()) request->requested_outputs.push_back(out.name());
+  for (const auto& out : proto.outputs()) {
+    request->requested_outputs.push_back(out.name());
+    // Triton's classification extension: the requested output's "classification" parameter is
+    // the class count; the runtime checks it against the model and answers top-k strings.
+    if (auto it = out.parameters().find("classification"); it != out.parameters().end()) {
+      ASSIGN_OR_RETURN(
+          uint64_t count,
+          UnsignedParam(it->second, absl::StrCat("classification' of output '", out.name())));
+      if (count == 0 || count > UINT32_MAX) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("model '", proto.model_name(), "', output '", out.name(),
+                         "': parameter 'classification' must be a class count >= 1, got ", count));
+      }
+      request->classification[out.name()] = static_cast<uint32_t>(count);
+    }
+  }
   for (const auto& [key, value] : proto.parameters()) {
     if (key == "priority") {
       ASSIGN_OR_RETURN(uint64_t priority, UnsignedParam(value, key));

@@ -7,12 +7,12 @@
 namespace gridserve::server {
 
 // Turns a KServe v2 ModelInferRequest into the runtime's request (model name, id, inputs,
-// requested outputs, priority and timeout parameters). Raw inputs are borrowed, not copied:
-// `proto` must outlive `request`. Typed `contents` are converted to little-endian bytes.
-// INVALID_ARGUMENT (naming the model and tensor) for an unknown datatype, raw and typed contents
-// mixed, a raw_input_contents count that differs from the inputs, typed contents of the wrong
-// kind or count, out-of-range typed values, or a bad parameter type. Shape/dtype checks against
-// the model's config happen later (repository::ValidateRequest).
+// requested outputs with their `classification` parameter, priority and timeout parameters). Raw
+// inputs are borrowed, not copied: `proto` must outlive `request`. Typed `contents` are converted
+// to little-endian bytes. INVALID_ARGUMENT (naming the model and tensor) for an unknown datatype,
+// raw and typed contents mixed, a raw_input_contents count that differs from the inputs, typed
+// contents of the wrong kind or count, out-of-range typed values, or a bad parameter type.
+// Shape/dtype checks against the model's config happen later (repository::ValidateRequest).
 absl::Status ToInferenceRequest(const inference::ModelInferRequest& proto,
                                 core::InferenceRequest* request);
 

@@ -19,6 +19,7 @@ using ::testing::Not;
 
 const std::string kServer = std::string(GRIDSERVE_BINARY_DIR) + "/server/gridserve";
 const std::string kCli = std::string(GRIDSERVE_BINARY_DIR) + "/client/gridserve-cli";
+const std::string kPerf = std::string(GRIDSERVE_BINARY_DIR) + "/client/perf/gridserve-perf";
 const std::string kModels = GRIDSERVE_TEST_MODELS_DIR;
 
 // Per test and name: ctest runs the tests of this binary in parallel processes.
@@ -148,6 +149,161 @@ TEST_F(ServerBinaryTest, CliHealthModelsMetadataAndInfer) {
   std::tie(code, out) = Cli({"infer", "no_such_model", "--input", "x=[1]"});
   EXPECT_EQ(code, 1) << out;
   EXPECT_THAT(out, HasSubstr("NOT_FOUND"));
+}
+
+TEST_F(ServerBinaryTest, ClassificationAnswersTritonsFormatWithTheLabelFile) {
+  // Over gRPC, as Triton's clients ask: the requested output's "classification" parameter.
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  auto stub = inference::GRPCInferenceService::NewStub(channel);
+  inference::ModelInferRequest req;
+  req.set_model_name("classify");
+  auto* in = req.add_inputs();
+  in->set_name("x");
+  in->set_datatype("FP32");
+  in->add_shape(1);
+  in->add_shape(4);
+  const std::vector<float> x = {0.1f, 0.7f, 0.2f, 0.9f};
+  req.add_raw_input_contents(std::string(reinterpret_cast<const char*>(x.data()), 16));
+  auto* out = req.add_outputs();
+  out->set_name("scores");
+  (*out->mutable_parameters())["classification"].set_int64_param(3);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  inference::ModelInferResponse resp;
+  grpc::Status status = stub->ModelInfer(&ctx, req, &resp);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(resp.outputs_size(), 1);
+  EXPECT_EQ(resp.outputs(0).datatype(), "BYTES");
+  EXPECT_THAT(resp.outputs(0).shape(), ::testing::ElementsAre(1, 3));
+  // "<value>:<index>[:<label>]", highest first; labels.txt has no line for index 3.
+  const std::string& raw = resp.raw_output_contents(0);
+  std::vector<std::string> elements;
+  for (size_t pos = 0; pos + 4 <= raw.size();) {
+    uint32_t len;
+    std::memcpy(&len, raw.data() + pos, 4);
+    elements.push_back(raw.substr(pos + 4, len));
+    pos += 4 + len;
+  }
+  EXPECT_THAT(elements, ::testing::ElementsAre("0.900000:3", "0.700000:1:one", "0.200000:2:two"));
+
+  // The server says it has the extension.
+  grpc::ClientContext meta_ctx;
+  inference::ServerMetadataResponse meta;
+  ASSERT_TRUE(stub->ServerMetadata(&meta_ctx, {}, &meta).ok());
+  EXPECT_THAT(meta.extensions(), ::testing::Contains("classification"));
+
+  // The CLI's --classes asks for it; a BYTES output cannot be classified.
+  auto [code, text] = Cli({"infer", "classify", "--input", "x=[[0.1, 0.7, 0.2, 0.9]]", "--output",
+                           "scores", "--classes", "2"});
+  EXPECT_EQ(code, 0) << text;
+  EXPECT_THAT(text, HasSubstr("\"data\": [[\"0.900000:3\", \"0.700000:1:one\"]]"));
+  std::tie(code, text) =
+      Cli({"infer", "echo", "--input", "text=[[\"a\"]]", "--output", "echoed", "--classes", "1"});
+  EXPECT_EQ(code, 1) << text;
+  EXPECT_THAT(text, HasSubstr("INVALID_ARGUMENT"));
+}
+
+TEST_F(ServerBinaryTest, AModelRefusingItsInputIsInvalidArgumentAndOnlyThatRequestFails) {
+  auto [code, text] = Cli({"infer", "checked", "--input", "x=[[-1]]"});
+  EXPECT_EQ(code, 1) << text;
+  EXPECT_THAT(text, HasSubstr("error: INVALID_ARGUMENT: model 'checked' refused the input: "
+                              "x must be >= 0, got -1"));
+  std::tie(code, text) = Cli({"infer", "checked", "--input", "x=[[13]]"});
+  EXPECT_EQ(code, 1) << text;
+  EXPECT_THAT(text, HasSubstr("error: INTERNAL: "));
+
+  // A bad and a good request queued together (the model waits 50 ms for a batch): the good
+  // one is answered.
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  auto stub = inference::GRPCInferenceService::NewStub(channel);
+  auto make = [](float v) {
+    inference::ModelInferRequest req;
+    req.set_model_name("checked");
+    auto* in = req.add_inputs();
+    in->set_name("x");
+    in->set_datatype("FP32");
+    in->add_shape(1);
+    in->add_shape(1);
+    req.add_raw_input_contents(std::string(reinterpret_cast<const char*>(&v), 4));
+    return req;
+  };
+  grpc::CompletionQueue cq;
+  const std::vector<float> values = {-5.f, 4.f};
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<inference::ModelInferResponse> responses(values.size());
+  std::vector<grpc::Status> statuses(values.size());
+  std::vector<std::unique_ptr<grpc::ClientAsyncResponseReader<inference::ModelInferResponse>>>
+      readers;
+  for (size_t i = 0; i < values.size(); ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    readers.push_back(stub->AsyncModelInfer(contexts.back().get(), make(values[i]), &cq));
+    readers.back()->Finish(&responses[i], &statuses[i], reinterpret_cast<void*>(i));
+  }
+  for (size_t n = 0; n < values.size(); ++n) {
+    void* tag;
+    bool ok;
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+  }
+  EXPECT_EQ(statuses[0].error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(statuses[1].ok()) << statuses[1].error_message();
+  float y;
+  std::memcpy(&y, responses[1].raw_output_contents(0).data(), 4);
+  EXPECT_EQ(y, 8.f);
+}
+
+TEST_F(ServerBinaryTest, SigtermWithIdleClientConnectionsExitsPromptlyAfterDraining) {
+  // A client channel that made one call and stays open, and a TCP connection that never says a
+  // word (a stuck client, a load balancer's probe): gRPC's graceful shutdown alone waits for
+  // both to close (20 s here, or the exit timeout).
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  auto stub = inference::GRPCInferenceService::NewStub(channel);
+  grpc::ClientContext ctx;
+  inference::ServerLiveResponse live;
+  ASSERT_TRUE(stub->ServerLive(&ctx, {}, &live).ok());
+  const int raw = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port_);
+  ASSERT_EQ(connect(raw, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+
+  server_->Signal(SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (server_->Output().find("drained: no inference call in flight") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_THAT(server_->Output(), HasSubstr("drained: no inference call in flight"));
+  // The bound: the process is gone within 1 s of draining.
+  EXPECT_EQ(server_->Wait(std::chrono::milliseconds(1000)), 0) << server_->Output();
+  EXPECT_EQ(server_->Wait(std::chrono::seconds(60)), 0) << server_->Output();
+  close(raw);
+}
+
+TEST_F(ServerBinaryTest, PerfStopsAndExitsNonZeroWhenTheServerDies) {
+  testing::Subprocess perf({kPerf, "-m", "add_sub", "-u", "127.0.0.1:" + std::to_string(port_),
+                            "--concurrency-range", "4:8:4", "--measurement-interval", "20000"},
+                           LogPath("perf"));
+  // Let it measure for a moment, then the server dies without a goodbye.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  server_->Signal(SIGKILL);
+  ASSERT_TRUE(server_->Wait(std::chrono::seconds(10)).has_value());
+  // Unreachable for more than --unreachable-timeout-ms (2 s): stop, summary, exit 1. A bound
+  // of 15 s keeps the test robust on a loaded machine and still far below the 20 s window.
+  std::optional<int> code = perf.Wait(std::chrono::seconds(15));
+  ASSERT_TRUE(code.has_value()) << "gridserve-perf still running: " << perf.Output();
+  EXPECT_EQ(*code, 1) << perf.Output();
+  EXPECT_THAT(perf.Output(), HasSubstr("unreachable"));
+  EXPECT_THAT(perf.Output(), HasSubstr("stopped after 1 of 2 steps"));
+  // It backed off instead of spinning: tens of UNAVAILABLE answers, not 100,000.
+  const std::string output = perf.Output();
+  const size_t at = output.find("UNAVAILABLE=");
+  ASSERT_NE(at, std::string::npos) << output;
+  EXPECT_LT(std::stoll(output.substr(at + 12)), 2000) << output;
 }
 
 TEST(ServerBinaryFlagsTest, BadFlagsExitWithUsageError) {

@@ -49,6 +49,27 @@ class DictOut(torch.nn.Module):
         return {"scaled": x * factor, "total": x.sum(dim=1, keepdim=True)}
 
 
+class Scores(torch.nn.Module):
+    """Classification: scores = x (FP32) and counts = x as INT32, returned unchanged."""
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return x, x.to(torch.int32)
+
+
+class Checked(torch.nn.Module):
+    """Input contract (models/CONVENTIONS.md): y = 2x; x < 0 raises ValueError (the input is bad:
+    INVALID_ARGUMENT), x == 13 raises RuntimeError (a model fault: INTERNAL)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for b in range(x.shape[0]):
+            v = float(x[b, 0])
+            if v < 0.0:
+                raise ValueError("x must be >= 0, got {}".format(v))
+            if v == 13.0:
+                raise RuntimeError("unlucky")
+        return x * 2.0
+
+
 class Identity9(torch.nn.Module):
     """One input and output per numeric type, returned unchanged."""
 
@@ -135,6 +156,25 @@ input [ { name: "x" data_type: TYPE_FP32 dims: [ 3 ] },
         { name: "scale" data_type: TYPE_FP32 dims: [ 1 ] optional: true } ]
 output [ { name: "total" data_type: TYPE_FP32 dims: [ 1 ] },
          { name: "scaled" data_type: TYPE_FP32 dims: [ 3 ] } ]
+""")
+    write(repo, "classify", Scores(), """
+name: "classify"
+platform: "pytorch_libtorch"
+max_batch_size: 8
+input [ { name: "x" data_type: TYPE_FP32 dims: [ 4 ] } ]
+output [ { name: "scores" data_type: TYPE_FP32 dims: [ 4 ] label_filename: "labels.txt" },
+         { name: "counts" data_type: TYPE_INT32 dims: [ 4 ] } ]
+""")
+    # Three labels for four classes: index 3 answers without a label.
+    with open(os.path.join(repo, "classify", "labels.txt"), "w") as f:
+        f.write("zero\none\ntwo\n")
+    write(repo, "checked", Checked(), """
+name: "checked"
+platform: "pytorch_libtorch"
+max_batch_size: 8
+input [ { name: "x" data_type: TYPE_FP32 dims: [ 1 ] } ]
+output [ { name: "y" data_type: TYPE_FP32 dims: [ 1 ] } ]
+dynamic_batching { max_queue_delay_microseconds: 50000 }
 """)
     types = ["BOOL", "UINT8", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64"]
     ins = ",\n".join('{ name: "INPUT__%d" data_type: TYPE_%s dims: [ 2 ] }' % (i, t)

@@ -173,17 +173,24 @@ TEST_F(CliTest, InferWithInlineJsonAndFiles) {
 }
 
 TEST_F(CliTest, InferErrors) {
+  // Inputs that cannot be built locally are the CLI's own errors: exit 2, no gRPC code.
   Result result = RunAgainstServer({"infer", "echo", "--input", "y=[1]"});
-  EXPECT_EQ(result.code, kExitError);
-  EXPECT_THAT(result.err, StartsWith("error: INVALID_ARGUMENT: model 'echo' has no input 'y'"));
+  EXPECT_EQ(result.code, kExitUsage);
+  EXPECT_THAT(result.err, StartsWith("gridserve-cli: model 'echo' has no input 'y'"));
 
   result = RunAgainstServer({"infer", "echo", "--input", "x=[[1, 2], [3]]"});
-  EXPECT_EQ(result.code, kExitError);
-  EXPECT_THAT(result.err, StartsWith("error: INVALID_ARGUMENT: input 'x': ragged"));
+  EXPECT_EQ(result.code, kExitUsage);
+  EXPECT_THAT(result.err, StartsWith("gridserve-cli: input 'x': ragged"));
 
   result = RunAgainstServer({"infer", "echo", "--input", "x=/nonexistent/x.npy"});
-  EXPECT_EQ(result.code, kExitError);
-  EXPECT_THAT(result.err, StartsWith("error: NOT_FOUND: "));
+  EXPECT_EQ(result.code, kExitUsage);
+  EXPECT_THAT(result.err, StartsWith("gridserve-cli: input 'x': cannot open '/nonexistent/x.npy'"));
+  EXPECT_THAT(result.err, ::testing::Not(HasSubstr("NOT_FOUND")));
+
+  // Strict JSON: single quotes are not JSON.
+  result = RunAgainstServer({"infer", "echo", "--input", "s=[['x']]"});
+  EXPECT_EQ(result.code, kExitUsage);
+  EXPECT_THAT(result.err, HasSubstr("double quotes"));
 
   result = RunAgainstServer({"infer", "nope", "--input", "x=[1]"});
   EXPECT_EQ(result.code, kExitError);
@@ -192,6 +199,59 @@ TEST_F(CliTest, InferErrors) {
   result = RunAgainstServer({"--timeout-ms", "100", "infer", "slow", "--input", "x=[[1, 2]]"});
   EXPECT_EQ(result.code, kExitError);
   EXPECT_THAT(result.err, StartsWith("error: DEADLINE_EXCEEDED: "));
+}
+
+TEST(CliLocalErrorTest, AMissingFileIsReportedWithoutAskingTheServer) {
+  // Nothing listens on port 1: the file is checked first, so the error is the file's.
+  Result result =
+      RunCommand({"--url", "127.0.0.1:1", "infer", "m", "--input", "x=/nonexistent.npy"});
+  EXPECT_EQ(result.code, kExitUsage);
+  EXPECT_THAT(result.err, StartsWith("gridserve-cli: input 'x': cannot open '/nonexistent.npy'"));
+}
+
+TEST(CliUsageTest, RowsAndClassesAreChecked) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"infer", "m", "--rows", "3:1"},
+           {"infer", "m", "--rows", "2:2"},
+           {"infer", "m", "--rows", "abc"},
+           {"infer", "m", "--rows", "-1:2"},
+           {"infer", "m", "--rows", "5"},
+           {"infer", "m", "--classes", "0"},
+           {"infer", "m", "--classes", "-3"},
+           {"infer", "m", "--classes", "x"},
+           {"models", "--classes", "2"},
+           {"health", "--rows", "0:1"},
+       }) {
+    Result result = RunCommand(args);
+    EXPECT_EQ(result.code, kExitUsage) << ::testing::PrintToString(args);
+    EXPECT_THAT(result.err, HasSubstr("usage:")) << ::testing::PrintToString(args);
+  }
+}
+
+TEST_F(CliTest, RowsSendsASliceOfEveryInput) {
+  Result result = RunAgainstServer({"infer", "echo", "--input", "x=[[1, 2], [3, 4], [5, 6]]",
+                                    "--input", "s=[\"a\", \"b\", \"c\"]", "--rows", "1:3"});
+  EXPECT_EQ(result.code, kExitOk) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("\"shape\": [2, 2], \"data\": [[3, 4], [5, 6]]"));
+  EXPECT_THAT(result.out, HasSubstr("\"shape\": [2], \"data\": [\"b\", \"c\"]"));
+
+  result = RunAgainstServer({"infer", "echo", "--input", "x=[[1, 2], [3, 4]]", "--rows", "1:"});
+  EXPECT_EQ(result.code, kExitOk) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("\"shape\": [1, 2], \"data\": [[3, 4]]"));
+
+  result = RunAgainstServer({"infer", "echo", "--input", "x=[[1, 2], [3, 4]]", "--rows", "0:5"});
+  EXPECT_EQ(result.code, kExitUsage);
+  EXPECT_THAT(result.err, HasSubstr("input 'x' has 2 rows"));
+}
+
+TEST(CliEnvTest, GridserveUrlIsTheDefaultAddress) {
+  testing::FakeServer server;
+  ASSERT_TRUE(server.started());
+  setenv("GRIDSERVE_URL", server.url().c_str(), 1);
+  Result result = RunCommand({"health"});
+  unsetenv("GRIDSERVE_URL");
+  EXPECT_EQ(result.code, kExitOk) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("\"live\": true"));
 }
 
 }  // namespace

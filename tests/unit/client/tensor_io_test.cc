@@ -121,6 +121,42 @@ TEST(InputFromJsonTest, RejectsBadJsonAndNonScalars) {
   EXPECT_EQ(InputFromJson("x", deep, "FP32").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(InputFromJsonTest, IsStrictJson) {
+  for (const char* json : {"[['x']]", "[1,]", "[1] // comment", "[01]", "[.5]", "[1.]", "[+1]",
+                           "[\"a\tb\"]", "[\"\\q\"]", "[NaN]", "[1e]"}) {
+    absl::StatusOr<InputTensor> input = InputFromJson("x", json, "BYTES");
+    EXPECT_EQ(input.status().code(), absl::StatusCode::kInvalidArgument) << json;
+    EXPECT_THAT(std::string(input.status().message()), HasSubstr("invalid JSON")) << json;
+  }
+  EXPECT_TRUE(InputFromJson("x", " [ -0.5e+3 , 1E2 ] ", "FP32").ok());
+  EXPECT_TRUE(InputFromJson("x", "[\"\\u00e9\\n\"]", "BYTES").ok());
+}
+
+TEST(SliceRowsTest, KeepsRowsOfFixedSizeAndBytesInputs) {
+  absl::StatusOr<InputTensor> x = InputFromJson("x", "[[1, 2], [3, 4], [5, 6]]", "INT32");
+  ASSERT_TRUE(x.ok());
+  ASSERT_TRUE(SliceRows(1, 2, &*x).ok());
+  EXPECT_EQ(x->tensor.shape(0), 1);
+  std::vector<int32_t> values(2);
+  ASSERT_EQ(x->raw_contents.size(), 8u);
+  std::memcpy(values.data(), x->raw_contents.data(), 8);
+  EXPECT_EQ(values, (std::vector<int32_t>{3, 4}));
+
+  absl::StatusOr<InputTensor> s = InputFromJson("s", "[[\"a\", \"bb\"], [\"ccc\", \"\"]]", "BYTES");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(SliceRows(1, -1, &*s).ok());
+  EXPECT_EQ(s->tensor.shape(0), 1);
+  EXPECT_EQ(s->raw_contents, std::string("\x03\0\0\0ccc\0\0\0\0", 11));
+
+  absl::StatusOr<InputTensor> y = InputFromJson("y", "[1, 2]", "FP32");
+  ASSERT_TRUE(y.ok());
+  EXPECT_EQ(SliceRows(1, 3, &*y).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(SliceRows(2, -1, &*y).code(), absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<InputTensor> scalar = InputFromJson("z", "7", "FP32");
+  ASSERT_TRUE(scalar.ok());
+  EXPECT_EQ(SliceRows(0, 1, &*scalar).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(InputFromJsonTest, StringsBecomeBytes) {
   absl::StatusOr<InputTensor> input =
       InputFromJson("s", R"([["hello", "h\u00e9"], ["", "tab\there"]])", "BYTES");

@@ -467,5 +467,86 @@ TEST(TorchScriptBackendTest, BadDeviceIsRejected) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// --- classify: Triton's classification extension ---
+
+TEST(TorchScriptBackendTest, ClassificationAnswersTopKStringsWithLabels) {
+  Model model("classify");
+  ASSERT_TRUE(model.ok());
+  auto r = model.Request({{"x", Floats({2, 4}, {0.1f, 0.7f, 0.2f, 0.9f, 3.f, 1.f, 2.f, 3.f})}});
+  r->classification["scores"] = 2;
+  r->classification["counts"] = 3;
+  auto result = model.Run(*r);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const Tensor* scores = Output(*result, "scores");
+  ASSERT_NE(scores, nullptr);
+  EXPECT_EQ(scores->dtype(), DataType::kBytes);
+  EXPECT_EQ(scores->shape(), (Shape{2, 2}));
+  // Index 3 has no line in labels.txt; ties go to the lower index.
+  EXPECT_EQ(StringValues(*scores), (std::vector<std::string>{"0.900000:3", "0.700000:1:one",
+                                                             "3.000000:0:zero", "3.000000:3"}));
+  const Tensor* counts = Output(*result, "counts");
+  ASSERT_NE(counts, nullptr);
+  EXPECT_EQ(counts->shape(), (Shape{2, 3}));
+  EXPECT_EQ(StringValues(*counts),
+            (std::vector<std::string>{"0:0", "0:1", "0:2", "3:0", "3:3", "2:2"}));
+}
+
+TEST(TorchScriptBackendTest, ClassificationOfOneOutputLeavesTheOthersAsTensors) {
+  Model model("classify");
+  ASSERT_TRUE(model.ok());
+  auto r = model.Request({{"x", Floats({1, 4}, {0.1f, 0.7f, 0.2f, 0.9f})}});
+  r->classification["scores"] = 10;  // more than the 4 classes: all 4, ranked
+  auto result = model.Run(*r);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(StringValues(*Output(*result, "scores")),
+            (std::vector<std::string>{"0.900000:3", "0.700000:1:one", "0.200000:2:two",
+                                      "0.100000:0:zero"}));
+  const Tensor* counts = Output(*result, "counts");
+  ASSERT_NE(counts, nullptr);
+  EXPECT_EQ(counts->dtype(), DataType::kInt32);
+  EXPECT_EQ(counts->shape(), (Shape{1, 4}));
+}
+
+TEST(TorchScriptBackendTest, MissingLabelFileFailsTheLoad) {
+  auto config = repository::LoadModelConfig(ModelDir("classify"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  config->mutable_output(0)->set_label_filename("no_such_labels.txt");
+  auto backend = MakeTorchScriptBackendFactory()->Create(*config, ModelDir("classify") + "/1");
+  EXPECT_EQ(backend.status().code(), absl::StatusCode::kInvalidArgument);
+  config->mutable_output(0)->set_label_filename("../classify/labels.txt");
+  backend = MakeTorchScriptBackendFactory()->Create(*config, ModelDir("classify") + "/1");
+  EXPECT_EQ(backend.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// --- checked: the model's input contract (ValueError = bad input) ---
+
+TEST(TorchScriptBackendTest, ValueErrorFromTheModelIsInvalidArgumentWithItsMessage) {
+  Model model("checked");
+  ASSERT_TRUE(model.ok());
+  auto bad = model.Request({{"x", Floats({1, 1}, {-2.f})}});
+  auto result = model.Run(*bad);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(result.status().message().find("x must be >= 0, got -2"), std::string::npos)
+      << result.status();
+  auto fault = model.Request({{"x", Floats({1, 1}, {13.f})}});
+  EXPECT_EQ(model.Run(*fault).status().code(), absl::StatusCode::kInternal);
+}
+
+TEST(TorchScriptBackendTest, ARefusedRequestInABatchFailsAloneTheOthersAreAnswered) {
+  Model model("checked");
+  ASSERT_TRUE(model.ok());
+  std::vector<std::unique_ptr<InferenceRequest>> batch;
+  batch.push_back(model.Request({{"x", Floats({2, 1}, {1.f, 2.f})}}));
+  batch.push_back(model.Request({{"x", Floats({1, 1}, {-1.f})}}));
+  batch.push_back(model.Request({{"x", Floats({1, 1}, {5.f})}}));
+  auto results = model.Execute(batch);
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(Values<float>(*Output(*results[0], "y")), (std::vector<float>{2.f, 4.f}));
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(results[2].ok()) << results[2].status();
+  EXPECT_EQ(Values<float>(*Output(*results[2], "y")), (std::vector<float>{10.f}));
+}
+
 }  // namespace
 }  // namespace gridserve::backend

@@ -394,5 +394,20 @@ TEST_F(RequestValidatorTest, DuplicateRequestedOutputIsInvalid) {
   EXPECT_EQ(Check(&r), kInvalid);
 }
 
+TEST_F(RequestValidatorTest, ClassificationNeedsAKnownNumericOutputAndACount) {
+  core::InferenceRequest r = BatchingRequest(1);
+  r.classification["y"] = 3;
+  EXPECT_EQ(Check(&r), absl::StatusCode::kOk);
+  r = BatchingRequest(1);
+  r.classification["z"] = 1;  // BYTES
+  EXPECT_EQ(Check(&r), kInvalid);
+  r = BatchingRequest(1);
+  r.classification["nope"] = 1;
+  EXPECT_EQ(Check(&r), kInvalid);
+  r = BatchingRequest(1);
+  r.classification["y"] = 0;
+  EXPECT_EQ(Check(&r), kInvalid);
+}
+
 }  // namespace
 }  // namespace gridserve::repository

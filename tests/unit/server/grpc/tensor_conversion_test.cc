@@ -59,6 +59,29 @@ TEST(ToInferenceRequestTest, CopiesNameIdAndRequestedOutputs) {
   EXPECT_EQ(request.timeout_us, 0u);
 }
 
+TEST(ToInferenceRequestTest, ClassificationParameterOfARequestedOutput) {
+  ModelInferRequest proto;
+  proto.set_model_name("m");
+  AddInput(&proto, "x", "FP32", {1})->mutable_contents()->add_fp32_contents(1.0f);
+  auto* out = proto.add_outputs();
+  out->set_name("probs");
+  (*out->mutable_parameters())["classification"].set_int64_param(3);
+  proto.add_outputs()->set_name("raw");
+  core::InferenceRequest request;
+  ASSERT_TRUE(ToInferenceRequest(proto, &request).ok());
+  EXPECT_EQ(request.requested_outputs, (std::vector<std::string>{"probs", "raw"}));
+  EXPECT_EQ(request.classification, (std::map<std::string, uint32_t>{{"probs", 3}}));
+
+  for (int64_t bad : {0, -2}) {
+    (*out->mutable_parameters())["classification"].set_int64_param(bad);
+    core::InferenceRequest r;
+    EXPECT_EQ(ToInferenceRequest(proto, &r).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  (*out->mutable_parameters())["classification"].set_string_param("3");
+  core::InferenceRequest r;
+  EXPECT_EQ(ToInferenceRequest(proto, &r).code(), absl::StatusCode::kInvalidArgument);
+}
+
 // --- raw contents ---
 
 TEST(ToInferenceRequestTest, RawInputsAreBorrowedWithoutCopying) {
