@@ -81,6 +81,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   // --allow-metrics=false turns the whole metrics path off, not just the endpoint.
   service_options.metrics = options.allow_metrics ? server->inference_metrics_.get() : nullptr;
   service_options.grpc_thread_nice = options.grpc_thread_nice;
+  service_options.cpu_watts_per_core = options.cpu_watts_per_core;
   server->service_ = std::make_unique<InferenceService>(server->models_.get(), service_options);
 
   grpc::EnableDefaultHealthCheckService(true);
