@@ -163,7 +163,9 @@ def main():
           % (len(messages), positive, len(scored) - positive, len(messages) - len(scored)))
     print("most negative:")
     for pp, i in sorted(scored)[:3]:
-        print("  #%d P(positive)=%.3f: %s" % (i, pp, summary[i][0] or messages[i][:120]))
+        text = summary[i][0] or messages[i]
+        print("  #%d P(positive)=%.3f: %s" % (i, pp, text if len(text) <= 160 else
+                                              text[:157] + "..."))
     plot(args.out_png, [pp for pp, _ in moods], args.threshold)
     print("wrote %s and %s" % (args.out_csv, args.out_png))
     return 0
