@@ -18,9 +18,11 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Trains and exports the demo model zoo into models/repository (cached; a second run takes seconds).
-models: deps
-	@$(PYTHON) models/build.py
+# Trains and exports the demo model zoo into models/repository (cached; a second run takes seconds),
+# on the BLAS kernels gridserve chooses for this CPU (gridserve-blas, a small tool without LibTorch).
+models: configure
+	@cmake --build $(BUILD_DIR) --target gridserve-blas >/dev/null
+	@GRIDSERVE_BLAS_TOOL=$(BUILD_DIR)/runtime/cpu/gridserve-blas $(PYTHON) models/build.py
 
 run: build models
 	$(BUILD_DIR)/server/gridserve --model-repository=models/repository --grpc-port=$(GRPC_PORT) $(ARGS)

@@ -26,7 +26,8 @@ const char kCliUsage[] =
 
 Commands:
   health [MODEL]        print {"live": .., "ready": ..} (and "model_ready" for MODEL);
-                        exit 1 unless all are true
+                        exit 1 unless all are true; --verbose adds "server_info" (build,
+                        BLAS library and kernels, malloc) from gridserve servers
   models                list the repository index: name, version, state, reason
   metadata [MODEL]      print the model's metadata (the server's without MODEL) as JSON
   config MODEL          print the model's configuration as JSON
@@ -47,6 +48,7 @@ Options:
   --bytes-as-base64       infer: print BYTES elements as base64 (default: JSON strings,
                           bytes that are not UTF-8 as \u00XX)
   --ready-only            models: list only models ready for inference
+  --verbose               health: also print the server's build and CPU kernels
   -h, --help              print this help
 
 Errors print "error: <gRPC code>: <message>" to stderr and exit 1; usage errors exit 2.
@@ -63,6 +65,7 @@ struct CommandLine {
   std::vector<std::string> outputs;
   bool bytes_as_base64 = false;
   bool ready_only = false;
+  bool verbose = false;
   bool help = false;
   std::vector<std::string> positional;
 };
@@ -94,6 +97,10 @@ std::optional<UsageError> Parse(const std::vector<std::string>& args, CommandLin
     }
     if (arg == "--ready-only") {
       command->ready_only = true;
+      continue;
+    }
+    if (arg == "--verbose") {
+      command->verbose = true;
       continue;
     }
     // Flags with a value: "--flag value" or "--flag=value".
@@ -169,6 +176,7 @@ std::optional<UsageError> Validate(const CommandLine& command) {
     }
   }
   if (verb != "models" && command.ready_only) return UsageError{"--ready-only is for models only"};
+  if (verb != "health" && command.verbose) return UsageError{"--verbose is for health only"};
   if (verb == "models" && !command.model_version.empty()) {
     return UsageError{"--model-version does not apply to models"};
   }
@@ -209,6 +217,16 @@ absl::Status Health(const InferenceClient& client, const CommandLine& command, s
   out << "{\"live\": " << (live ? "true" : "false")
       << ", \"ready\": " << (ready ? "true" : "false");
   if (model_ready.has_value()) out << ", \"model_ready\": " << (*model_ready ? "true" : "false");
+  if (command.verbose) {
+    // A server that is not gridserve has no ServerInfoService: health still answers.
+    absl::StatusOr<gridserve::v1::GetServerInfoResponse> info = client.ServerInfo();
+    if (info.ok()) {
+      ASSIGN_OR_RETURN(const std::string json, ProtoToJson(*info));
+      out << ", \"server_info\": " << absl::StripTrailingAsciiWhitespace(json);
+    } else if (!absl::IsUnimplemented(info.status())) {
+      return info.status();
+    }
+  }
   out << "}\n";
   if (!live) return absl::UnavailableError("server is not live");
   if (!ready) return absl::UnavailableError("server is not ready");

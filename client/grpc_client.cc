@@ -39,14 +39,31 @@ absl::StatusOr<std::unique_ptr<InferenceClient>> InferenceClient::Create(std::st
   if (channel == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("cannot create a channel to '", url, "'"));
   }
-  auto stub = inference::GRPCInferenceService::NewStub(channel);
-  return std::unique_ptr<InferenceClient>(
-      new InferenceClient(std::move(url), options, std::move(stub)));
+  return std::unique_ptr<InferenceClient>(new InferenceClient(std::move(url), options, channel));
 }
 
 InferenceClient::InferenceClient(std::string url, Options options,
-                                 std::unique_ptr<inference::GRPCInferenceService::Stub> stub)
-    : url_(std::move(url)), options_(options), stub_(std::move(stub)) {}
+                                 std::shared_ptr<grpc::Channel> channel)
+    : url_(std::move(url)),
+      options_(options),
+      stub_(inference::GRPCInferenceService::NewStub(channel)),
+      info_stub_(gridserve::v1::ServerInfoService::NewStub(channel)) {}
+
+void InferenceClient::SetDeadline(grpc::ClientContext* context) const {
+  if (options_.timeout != absl::InfiniteDuration()) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
+  }
+}
+
+absl::StatusOr<gridserve::v1::GetServerInfoResponse> InferenceClient::ServerInfo() const {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  gridserve::v1::GetServerInfoResponse response;
+  const grpc::Status status =
+      info_stub_->GetServerInfo(&context, gridserve::v1::GetServerInfoRequest(), &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
 
 template <typename Request, typename Response>
 absl::StatusOr<Response> InferenceClient::Call(
@@ -54,9 +71,7 @@ absl::StatusOr<Response> InferenceClient::Call(
                                                                   const Request&, Response*),
     const Request& request) const {
   grpc::ClientContext context;
-  if (options_.timeout != absl::InfiniteDuration()) {
-    context.set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
-  }
+  SetDeadline(&context);
   Response response;
   const grpc::Status status = (stub_.get()->*method)(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "gridserve/v1/server_info.grpc.pb.h"
 #include "inference/grpc_service.grpc.pb.h"
 
 namespace gridserve::client {
@@ -58,6 +59,10 @@ class InferenceClient {
   // All models in all repositories; `ready_only` lists only those ready for inference.
   absl::StatusOr<inference::RepositoryIndexResponse> RepositoryIndex(bool ready_only = false) const;
 
+  // gridserve's own gridserve.v1.ServerInfoService: build, BLAS kernels, malloc. UNIMPLEMENTED
+  // from servers that are not gridserve (Triton).
+  absl::StatusOr<gridserve::v1::GetServerInfoResponse> ServerInfo() const;
+
   // One inference. Inputs should travel as raw_input_contents (see tensor_io.h).
   absl::StatusOr<inference::ModelInferResponse> Infer(
       const inference::ModelInferRequest& request) const;
@@ -65,9 +70,10 @@ class InferenceClient {
   const std::string& url() const { return url_; }
 
  private:
-  InferenceClient(std::string url, Options options,
-                  std::unique_ptr<inference::GRPCInferenceService::Stub> stub);
+  InferenceClient(std::string url, Options options, std::shared_ptr<grpc::Channel> channel);
 
+  // The deadline from options_.timeout, for every call.
+  void SetDeadline(grpc::ClientContext* context) const;
   // Makes one unary call with the deadline from options_.timeout.
   template <typename Request, typename Response>
   absl::StatusOr<Response> Call(grpc::Status (inference::GRPCInferenceService::Stub::*method)(
@@ -78,6 +84,7 @@ class InferenceClient {
   const std::string url_;
   const Options options_;
   const std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
+  const std::unique_ptr<gridserve::v1::ServerInfoService::Stub> info_stub_;
 };
 
 // grpc::Status -> absl::Status with the same code and message. The one place the client converts.

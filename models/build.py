@@ -14,6 +14,11 @@ For every models/<name>/train.py (or only the names given) it
      naming a folder also hashes that folder's file names, sizes and mtimes).
 A model whose stamp matches and whose outputs are still present is skipped without starting
 train.py. Exits non-zero when any model fails (the others are still built).
+Training runs on the OpenBLAS kernels gridserve itself would choose on this CPU: before the first
+train.py starts, the `gridserve-blas` tool (runtime/cpu, built by `make models`; path in
+$GRIDSERVE_BLAS_TOOL, default build/runtime/cpu/gridserve-blas) makes the server's start-up
+decision and its OPENBLAS_CORETYPE, if any, is exported to every train.py (docs/model-configuration.md,
+"CPU kernels"). Without the tool, OpenBLAS's own choice is used and the log says so.
 This script imports nothing heavy (no torch) so that a fully cached run takes milliseconds.
 """
 import hashlib
@@ -29,6 +34,9 @@ CACHE = os.path.join(MODELS, ".cache")
 NPM_PREFIX = os.path.join(CACHE, "npm")
 PYTHON = "/usr/bin/python3"
 STAMP_VERSION = 1
+BLAS_TOOL = os.environ.get("GRIDSERVE_BLAS_TOOL",
+                           os.path.join(ROOT, "build", "runtime", "cpu", "gridserve-blas"))
+_blas_env = None
 
 
 def log(msg):
@@ -216,6 +224,35 @@ def load_stamp(name):
 
 
 # ---------------------------------------------------------------- build
+def blas_environment():
+    """{OPENBLAS_CORETYPE: core} when gridserve's kernel selection picks one for this CPU, else {}.
+
+    One implementation of the decision: the same code the server runs at start-up
+    (runtime/cpu/blas_kernels.h), through its gridserve-blas tool. Asked once per run."""
+    global _blas_env
+    if _blas_env is not None:
+        return _blas_env
+    _blas_env = {}
+    if not os.access(BLAS_TOOL, os.X_OK):
+        log("BLAS kernels: %s is not built; training uses OpenBLAS's own choice" % BLAS_TOOL)
+        return _blas_env
+    try:
+        res = subprocess.run([BLAS_TOOL, "--format=env"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log("BLAS kernels: %s failed (%s); training uses OpenBLAS's own choice" % (BLAS_TOOL, e))
+        return _blas_env
+    for line in res.stderr.splitlines():
+        log(line)
+    if res.returncode != 0:
+        log("BLAS kernels: WARNING: %s exited %d (self-test failed?)" % (BLAS_TOOL, res.returncode))
+    for line in res.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key == "OPENBLAS_CORETYPE" and value:
+            _blas_env[key] = value
+    return _blas_env
+
+
 def build_one(name, force):
     mdir = os.path.join(MODELS, name)
     debs = read_list(os.path.join(mdir, "debian-packages"))
@@ -241,6 +278,7 @@ def build_one(name, force):
     env = dict(os.environ, PYTHONUNBUFFERED="1", NODE_PATH=os.path.join(NPM_PREFIX, "node_modules"),
                ZOO_NPM_PREFIX=NPM_PREFIX)
     env.setdefault("OMP_NUM_THREADS", "2")
+    env.update(blas_environment())
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, errors="replace")
     for line in proc.stdout:

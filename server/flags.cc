@@ -115,6 +115,16 @@ const std::map<std::string, Flag>& Flags() {
       {"cpu-watts-per-core",
        {"Watts one fully busy core draws, for the energy estimate (default 8; 0 = no estimate)",
         false, Double(&ServerOptions::cpu_watts_per_core, 0.0, 1000.0)}},
+      {"blas-coretype",
+       {"OpenBLAS kernels: auto (replace a generic fallback core with the best one this CPU "
+        "runs), openblas (keep OpenBLAS's choice) or a core name such as SkylakeX (default auto; "
+        "an OPENBLAS_CORETYPE set at start is kept under auto)",
+        false,
+        [](const std::string& v, ServerOptions* o) {
+          if (!cpu::IsValidCoretypeRequest(v)) return false;
+          o->blas_coretype = v;
+          return true;
+        }}},
   };
   return *flags;
 }

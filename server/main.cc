@@ -7,10 +7,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "runtime/cpu/blas_kernels.h"
 #include "server/allocator.h"
 #include "server/flags.h"
 #include "server/logging.h"
@@ -26,32 +30,39 @@ void OnSignal(int sig) {
   [[maybe_unused]] ssize_t n = write(g_signal_pipe[1], &byte, 1);
 }
 
-// LibTorch's OpenMP threads busy-wait after every parallel region by default, on cores that
-// OpenBLAS's own threads, other instances and gRPC need: a 43-row GEMM of 4 x Linear(1024, 1024)
-// took 13.0 ms with 2 intra-op threads instead of 2.8 ms with 1 (docs/benchmarks.md). libgomp reads
-// OMP_WAIT_POLICY once, when it is loaded, before main() runs, so the only way to change it is
-// to set it and exec ourselves again (same pid, same arguments). An explicit value is kept.
-void SetPassiveOpenMpWait(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  // The binary's own path, not /proc/self/exe, so the process keeps its name (ps, pgrep).
-  char path[4096];
-  const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-  if (n <= 0 || n == static_cast<ssize_t>(sizeof(path) - 1)) return;  // unreadable or truncated
-  path[n] = '\0';
-  if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
-  execv(path, argv);
-  // exec failed (binary replaced or deleted?): carry on with the default policy, and do not
-  // claim otherwise in the log.
-  const int error = errno;
-  unsetenv("OMP_WAIT_POLICY");
-  std::fprintf(stderr, "gridserve: cannot re-execute %s to set OMP_WAIT_POLICY=PASSIVE: %s\n", path,
-               std::strerror(error));
+// The value of --blas-coretype in `argv` ("auto" when absent), read before flags are parsed: the
+// kernel is chosen before anything else runs (runtime/cpu/blas_kernels.h). A bad value selects
+// nothing here; ParseFlags refuses it right after.
+std::string BlasCoretypeArgument(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--blas-coretype=", 0) == 0) return arg.substr(16);
+    if (arg == "--blas-coretype" && i + 1 < argc) return argv[i + 1];
+  }
+  return "auto";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  SetPassiveOpenMpWait(argv);
+  // Libraries read two settings once, when they are loaded (before main), so the process sets
+  // them by exec'ing itself again (same pid, same arguments), at most once for both unless a
+  // chosen BLAS kernel fails its check:
+  // - LibTorch's OpenMP threads busy-wait after every parallel region by default, on cores that
+  //   OpenBLAS's own threads, other instances and gRPC need: a 43-row GEMM of 4 x Linear(1024,
+  //   1024) took 13.0 ms with 2 intra-op threads instead of 2.8 ms with 1 (docs/benchmarks.md).
+  //   libgomp reads OMP_WAIT_POLICY; an explicit value is kept.
+  // - OpenBLAS picks its kernels from the CPU model, and falls back to generic SSE3 ones on a
+  //   model it does not know (3x slower on AVX-512 CPUs): --blas-coretype, OPENBLAS_CORETYPE.
+  std::vector<std::pair<std::string, std::string>> omp_env;
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) omp_env.emplace_back("OMP_WAIT_POLICY", "PASSIVE");
+  std::string blas_request = BlasCoretypeArgument(argc, argv);
+  if (!gridserve::cpu::IsValidCoretypeRequest(blas_request)) blas_request = "openblas";
+  gridserve::cpu::BlasReport blas = gridserve::cpu::SelectBlasKernel(argv, blas_request, omp_env);
+  if (!blas.exec_error.empty()) {
+    // Carry on with the defaults, and do not claim otherwise in the log.
+    std::fprintf(stderr, "gridserve: %s\n", blas.exec_error.c_str());
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<gridserve::server::ServerOptions> options = gridserve::server::ParseFlags(args);
   if (!options.ok()) {
@@ -75,6 +86,13 @@ int main(int argc, char** argv) {
   spdlog::info("OMP_WAIT_POLICY={}",
                std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "(unset: active)");
   spdlog::info("malloc: {}", gridserve::server::MallocName());
+  if (blas.self_test_passed && blas.selected_by != gridserve::cpu::BlasSelection::kFallback) {
+    spdlog::info("{}", blas.LogLine());
+  } else {
+    spdlog::warn("{}", blas.LogLine());
+  }
+  options->process.blas = blas;
+  options->process.malloc = gridserve::server::MallocName();
 
   // SIGINT/SIGTERM only write the signal number to a pipe (async-signal-safe); a dedicated thread
   // reads it and runs the graceful shutdown outside the handler. A handler, not sigwait: libraries

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/cpu/blas_kernels.h"
+
 namespace gridserve::server {
 
 // Everything the process is configured with. Flag names follow Triton's where Triton has the
@@ -27,7 +29,16 @@ struct ServerOptions {
   int64_t grpc_max_message_size = 64 << 20;     // --grpc-max-message-size (bytes)
   int grpc_thread_nice = 10;                    // --grpc-thread-nice: gRPC threads' nice increment
   int cpu_cores = 0;                            // --cpu-cores: cores shared by instances; 0 = all
-  double cpu_watts_per_core = 8.0;  // --cpu-watts-per-core: energy estimate (W per busy core)
+  double cpu_watts_per_core = 8.0;     // --cpu-watts-per-core: energy estimate (W per busy core)
+  std::string blas_coretype = "auto";  // --blas-coretype: auto | openblas | an OpenBLAS core name
+
+  // Not flags: what main() found and chose at start-up, before the server exists (reported by
+  // GetServerInfo, the log and gridserve_blas_info).
+  struct Process {
+    cpu::BlasReport blas;
+    std::string malloc;
+  };
+  Process process;
 };
 
 }  // namespace gridserve::server

@@ -5,6 +5,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <chrono>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/backend/torchscript_backend.h"
@@ -14,12 +15,40 @@
 #include "runtime/metrics/process_collector.h"
 #include "runtime/repository/model_manager.h"
 #include "server/grpc/inference_service.h"
+#include "server/grpc/server_info_service.h"
 #include "server/http/metrics_http_server.h"
 #include "server/metrics_observer.h"
 #include "server/version.h"
 #include "spdlog/spdlog.h"
 
 namespace gridserve::server {
+namespace {
+
+gridserve::v1::GetServerInfoResponse MakeServerInfo(const ServerOptions& options) {
+  gridserve::v1::GetServerInfoResponse info;
+  info.set_name("gridserve");
+  info.set_version(kGridserveVersion);
+  info.set_torch_version(backend::TorchVersion());
+  info.set_grpc_version(grpc::Version());
+  const cpu::BlasReport& report = options.process.blas;
+  gridserve::v1::BlasInfo* blas = info.mutable_blas();
+  blas->set_library(report.info.library);
+  blas->set_version(report.info.version);
+  blas->set_core(report.info.core);
+  blas->set_selected_by(std::string(cpu::BlasSelectionName(report.selected_by)));
+  blas->set_detail(report.detail);
+  blas->set_threads(report.info.threads);
+  blas->set_self_test_passed(report.self_test_passed);
+  blas->set_self_test_error(report.self_test_error);
+  blas->set_path(report.info.path);
+  info.set_cpu(report.cpu);
+  info.set_malloc(options.process.malloc);
+  const char* omp = std::getenv("OMP_WAIT_POLICY");
+  info.set_omp_wait_policy(omp != nullptr ? omp : "");
+  return info;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   std::unique_ptr<Server> server(new Server());
@@ -83,6 +112,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   service_options.grpc_thread_nice = options.grpc_thread_nice;
   service_options.cpu_watts_per_core = options.cpu_watts_per_core;
   server->service_ = std::make_unique<InferenceService>(server->models_.get(), service_options);
+  server->info_service_ = std::make_unique<ServerInfoService>(MakeServerInfo(options));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -93,6 +123,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   }
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->grpc_port_);
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->info_service_.get());
   int max_message = static_cast<int>(std::min<int64_t>(options.grpc_max_message_size, INT32_MAX));
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(max_message);

@@ -24,6 +24,7 @@ class MetricsHttpServer;
 namespace gridserve::server {
 
 class InferenceService;
+class ServerInfoService;
 
 // The gridserve process minus main(): loads the model repositories and serves them over gRPC.
 // Liveness does not depend on models: the gRPC port answers while models load.
@@ -62,6 +63,7 @@ class Server {
   std::unique_ptr<http::MetricsHttpServer> metrics_http_;
   std::unique_ptr<repository::ModelManager> models_;
   std::unique_ptr<InferenceService> service_;
+  std::unique_ptr<ServerInfoService> info_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
   absl::Mutex shutdown_mu_;
