@@ -7,6 +7,8 @@ from gridserve import _messages
 from gridserve._errors import GridserveError
 from gridserve._proto.inference import grpc_service_pb2 as pb
 from gridserve._proto.inference import grpc_service_pb2_grpc as pb_grpc
+from gridserve._proto.gridserve.v1 import server_info_pb2 as info_pb
+from gridserve._proto.gridserve.v1 import server_info_pb2_grpc as info_grpc
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20
 
@@ -75,6 +77,7 @@ class Client:
         else:
             self._channel = grpc.secure_channel(url, credentials, options=options)
         self._stub = pb_grpc.GRPCInferenceServiceStub(self._channel)
+        self._info_stub = info_grpc.ServerInfoServiceStub(self._channel)
         self._metadata = call_metadata(token)
         self._timeout = timeout
         self._cast_inputs = cast_inputs
@@ -110,6 +113,12 @@ class Client:
         return self._call(self._stub.ModelReady, request).ready
 
     # Metadata, configuration, statistics, repository.
+    def server_info(self):
+        """gridserve's own GetServerInfo (versions, BLAS kernels, CPU, allocator) as a dict;
+        UNIMPLEMENTED from other servers."""
+        return _messages.to_dict(
+            self._call(self._info_stub.GetServerInfo, info_pb.GetServerInfoRequest()))
+
     def server_metadata(self):
         return _messages.server_metadata(
             self._call(self._stub.ServerMetadata, pb.ServerMetadataRequest()))

@@ -7,6 +7,7 @@ from typing import Dict, List, Mapping, Optional
 
 import grpc
 import numpy as np
+from google.protobuf import json_format
 
 from gridserve import _tensors
 from gridserve._errors import GridserveError, invalid_argument
@@ -81,6 +82,12 @@ class StreamResult:
     version: str
     outputs: Optional[Dict[str, np.ndarray]]
     error: Optional[GridserveError]
+
+
+def to_dict(message):
+    """A protobuf message as a dict with the proto's field names, every field present."""
+    return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     including_default_value_fields=True)
 
 
 def model_version(version, alias):

@@ -14,6 +14,8 @@ from gridserve._client import (DEFAULT_MAX_MESSAGE_BYTES, call_metadata, channel
 from gridserve._errors import GridserveError
 from gridserve._proto.inference import grpc_service_pb2 as pb
 from gridserve._proto.inference import grpc_service_pb2_grpc as pb_grpc
+from gridserve._proto.gridserve.v1 import server_info_pb2 as info_pb
+from gridserve._proto.gridserve.v1 import server_info_pb2_grpc as info_grpc
 
 
 class AsyncClient:
@@ -30,6 +32,7 @@ class AsyncClient:
         else:
             self._channel = grpc.aio.secure_channel(url, credentials, options=options)
         self._stub = pb_grpc.GRPCInferenceServiceStub(self._channel)
+        self._info_stub = info_grpc.ServerInfoServiceStub(self._channel)
         self._metadata = call_metadata(token)
         self._timeout = timeout
         self._cast_inputs = cast_inputs
@@ -62,6 +65,10 @@ class AsyncClient:
         request = pb.ModelReadyRequest(name=model,
                                        version=_messages.model_version(version, alias))
         return (await self._call(self._stub.ModelReady, request)).ready
+
+    async def server_info(self):
+        return _messages.to_dict(
+            await self._call(self._info_stub.GetServerInfo, info_pb.GetServerInfoRequest()))
 
     async def server_metadata(self):
         return _messages.server_metadata(

@@ -48,6 +48,9 @@ class SyncClientTest(unittest.TestCase):
         self.assertEqual([t.name for t in meta.inputs], ["INPUT__0", "INPUT__1"])
         self.assertEqual(meta.inputs[0], gridserve.TensorSpec("INPUT__0", "FP32", [-1, 4]))
         self.assertEqual(self.client.model_config("add_sub").max_batch_size, 8)
+        info = self.client.server_info()
+        self.assertEqual(info["name"], "gridserve")
+        self.assertIn("library", info["blas"])
         names = {m["name"] for m in self.client.repository_index()}
         self.assertTrue({"add_sub", "strlen", "echo"} <= names)
 
