@@ -77,6 +77,16 @@ std::string NextBetterCore(const CpuFeatures& cpu, absl::string_view tried) {
   return "";
 }
 
+// The `detail` of an "auto" choice, by what it replaced.
+std::string GenericCoreReplaced(absl::string_view detected, const CpuFeatures& cpu) {
+  return absl::StrCat("OpenBLAS fell back to its generic ", detected, " kernels on a CPU with ",
+                      cpu.Summary());
+}
+std::string DeliberateCoreReplaced(absl::string_view detected) {
+  return absl::StrCat("OpenBLAS chose its Intel ", detected,
+                      " kernels for an AMD CPU; its Zen kernels are faster there");
+}
+
 BlasPlan Keep(BlasSelection selected_by, std::string detail) {
   BlasPlan plan;
   plan.selected_by = selected_by;
@@ -132,6 +142,7 @@ CpuFeatures CpuFeatures::Detect() {
   cpu.model_name = ReadModelName();
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
+  cpu.amd = __builtin_cpu_is("amd");
   cpu.sse3 = __builtin_cpu_supports("sse3");
   cpu.ssse3 = __builtin_cpu_supports("ssse3");
   cpu.sse4_2 = __builtin_cpu_supports("sse4.2");
@@ -171,11 +182,17 @@ bool IsGenericOpenBlasCore(absl::string_view core) {
 
 std::vector<std::string> BetterOpenBlasCores(const CpuFeatures& cpu) {
   std::vector<std::string> cores;
+  if (cpu.amd && cpu.avx2 && cpu.fma) cores.push_back("Zen");
   if (cpu.avx512_bf16) cores.push_back("Cooperlake");
   if (cpu.avx512) cores.push_back("SkylakeX");
   if (cpu.avx2 && cpu.fma) cores.push_back("Haswell");
   if (cpu.avx) cores.push_back("Sandybridge");
   return cores;
+}
+
+bool ReplacesDeliberateCore(absl::string_view core, const CpuFeatures& cpu) {
+  return cpu.amd && cpu.avx2 && cpu.fma &&
+         (absl::EqualsIgnoreCase(core, "Cooperlake") || absl::EqualsIgnoreCase(core, "SkylakeX"));
 }
 
 absl::string_view BlasSelectionName(BlasSelection selection) {
@@ -234,6 +251,10 @@ BlasPlan PlanBlasKernel(absl::string_view request, const BlasEnvironment& env,
     return Keep(BlasSelection::kEnvironment,
                 absl::StrCat("OPENBLAS_CORETYPE=", *env.coretype, " set at start, kept"));
   }
+  if (ReplacesDeliberateCore(loaded.core, cpu)) {
+    return Exec("Zen", absl::StrCat("auto:", loaded.core), BlasSelection::kAuto,
+                DeliberateCoreReplaced(loaded.core));
+  }
   if (!IsGenericOpenBlasCore(loaded.core)) {
     return Keep(BlasSelection::kLibrary, absl::StrCat("OpenBLAS detected ", loaded.core,
                                                       " for this CPU (", cpu.Summary(), ")"));
@@ -245,8 +266,7 @@ BlasPlan PlanBlasKernel(absl::string_view request, const BlasEnvironment& env,
                              ") supports no better kernel"));
   }
   return Exec(better.front(), absl::StrCat("auto:", loaded.core), BlasSelection::kAuto,
-              absl::StrCat("OpenBLAS fell back to its generic ", loaded.core,
-                           " kernels on a CPU with ", cpu.Summary()));
+              GenericCoreReplaced(loaded.core, cpu));
 }
 
 BlasPlan VerifyBlasKernel(const BlasEnvironment& env, const BlasInfo& loaded,
@@ -262,14 +282,18 @@ BlasPlan VerifyBlasKernel(const BlasEnvironment& env, const BlasInfo& loaded,
                 absl::StrCat("back to OpenBLAS's ", loaded.core, ": ", why));
   }
   const BlasSelection selected_by = step == "flag" ? BlasSelection::kFlag : BlasSelection::kAuto;
-  const std::string origin = selected_by == BlasSelection::kFlag
-                                 ? absl::StrCat("--blas-coretype=", requested)
-                                 : absl::StrCat("OpenBLAS fell back to its generic ", detected,
-                                                " kernels on a CPU with ", cpu.Summary());
+  std::string origin;
+  if (selected_by == BlasSelection::kFlag) {
+    origin = absl::StrCat("--blas-coretype=", requested);
+  } else if (ReplacesDeliberateCore(detected, cpu)) {
+    origin = DeliberateCoreReplaced(detected);
+  } else {
+    origin = GenericCoreReplaced(detected, cpu);
+  }
   std::string why;
   if (!absl::EqualsIgnoreCase(loaded.core, requested)) {
     // This OpenBLAS build has no such core (it ran `loaded.core` instead): try the next one.
-    if (selected_by == BlasSelection::kAuto) {
+    if (selected_by == BlasSelection::kAuto && !ReplacesDeliberateCore(detected, cpu)) {
       std::string next = NextBetterCore(cpu, requested);
       if (!next.empty()) {
         return Exec(next, env.selection.value_or(""), BlasSelection::kAuto,

@@ -39,6 +39,7 @@ BlasInfo ProbeBlas();
 // support for the wider registers checked, as GCC's __builtin_cpu_supports does). Plain data.
 struct CpuFeatures {
   std::string model_name;  // /proc/cpuinfo "model name"
+  bool amd = false;        // vendor AuthenticAMD
   bool sse3 = false;
   bool ssse3 = false;
   bool sse4_2 = false;
@@ -60,8 +61,15 @@ struct CpuFeatures {
 bool IsGenericOpenBlasCore(absl::string_view core);
 
 // OPENBLAS_CORETYPE names of the kernels `cpu` can run that are better than the generic ones,
-// best first: Cooperlake, SkylakeX (AVX-512), Haswell (AVX2+FMA), Sandybridge (AVX).
+// best first: Cooperlake, SkylakeX (AVX-512), Haswell (AVX2+FMA), Sandybridge (AVX). On AMD CPUs
+// with AVX2+FMA, Zen comes first (see ReplacesDeliberateCore).
 std::vector<std::string> BetterOpenBlasCores(const CpuFeatures& cpu);
+
+// True when OpenBLAS's own choice `core` is known to be slower on `cpu` than a kernel set it also
+// has, so "auto" replaces it too: OpenBLAS 0.3.21 gives AMD CPUs with AVX-512 (Zen 4) its Intel
+// AVX-512 kernels (Cooperlake, SkylakeX), and its Zen kernels ran FP32 GEMM in 25-30% less CPU
+// time on an AMD EPYC (family 25, model 17): docs/model-configuration.md, "CPU kernels".
+bool ReplacesDeliberateCore(absl::string_view core, const CpuFeatures& cpu);
 
 // How the kernel in use was chosen.
 enum class BlasSelection {

@@ -36,7 +36,9 @@ std::string LogPath(const std::string& name) {
 std::set<std::string> ExpectedBetterCores() {
   std::ifstream in("/proc/cpuinfo");
   std::string line, flags;
+  bool amd = false;
   while (std::getline(in, line)) {
+    if (line.rfind("vendor_id", 0) == 0) amd = line.find("AuthenticAMD") != std::string::npos;
     if (line.rfind("flags", 0) == 0) {
       flags = " " + line.substr(line.find(':') + 1) + " ";
       break;
@@ -45,6 +47,7 @@ std::set<std::string> ExpectedBetterCores() {
   auto has = [&flags](const char* flag) {
     return flags.find(std::string(" ") + flag + " ") != std::string::npos;
   };
+  if (amd && has("avx2") && has("fma")) return {"Zen"};
   if (has("avx512f") && has("avx512bw") && has("avx512vl") && has("avx512dq") && has("avx512cd")) {
     return {"Cooperlake", "SkylakeX"};  // Cooperlake where this OpenBLAS has it and bf16 exists
   }

@@ -57,6 +57,38 @@ TEST(BlasKernelsTest, BetterCoresFollowTheCpuFeatures) {
   EXPECT_EQ(Avx2().Summary(), "AVX2+FMA");
 }
 
+TEST(BlasKernelsTest, AmdCpusPreferZenKernels) {
+  CpuFeatures amd = Avx512Bf16();
+  amd.amd = true;
+  EXPECT_THAT(BetterOpenBlasCores(amd),
+              ElementsAre("Zen", "Cooperlake", "SkylakeX", "Haswell", "Sandybridge"));
+  EXPECT_TRUE(ReplacesDeliberateCore("Cooperlake", amd));
+  EXPECT_TRUE(ReplacesDeliberateCore("SkylakeX", amd));
+  EXPECT_FALSE(ReplacesDeliberateCore("Zen", amd));
+  EXPECT_FALSE(ReplacesDeliberateCore("Cooperlake", Avx512Bf16()));  // Intel keeps its choice
+
+  // OpenBLAS 0.3.21 gives Zen 4 its Intel AVX-512 kernels: auto replaces them.
+  BlasPlan plan = PlanBlasKernel("auto", {}, OpenBlas("Cooperlake"), amd);
+  ASSERT_TRUE(plan.exec_with_coretype.has_value());
+  EXPECT_EQ(*plan.exec_with_coretype, "Zen");
+  EXPECT_EQ(plan.exec_with_selection, "auto:Cooperlake");
+  // A generic fallback on an AMD CPU gets Zen too.
+  plan = PlanBlasKernel("auto", {}, OpenBlas("Prescott"), amd);
+  ASSERT_TRUE(plan.exec_with_coretype.has_value());
+  EXPECT_EQ(*plan.exec_with_coretype, "Zen");
+  // Without Zen kernels in the build, back to what OpenBLAS chose (no other core is tried).
+  BlasEnvironment env;
+  env.coretype = "Zen";
+  env.selection = "auto:Cooperlake";
+  plan = VerifyBlasKernel(env, OpenBlas("Cooperlake"), amd, true, "");
+  EXPECT_FALSE(plan.exec_with_coretype.has_value());
+  EXPECT_EQ(plan.selected_by, BlasSelection::kFallback);
+  plan = VerifyBlasKernel(env, OpenBlas("Zen"), amd, true, "");
+  EXPECT_FALSE(plan.exec_with_coretype.has_value());
+  EXPECT_EQ(plan.selected_by, BlasSelection::kAuto);
+  EXPECT_THAT(plan.detail, HasSubstr("Cooperlake"));
+}
+
 TEST(BlasKernelsTest, CoretypeRequestsAreNamesOnly) {
   EXPECT_TRUE(IsValidCoretypeRequest("auto"));
   EXPECT_TRUE(IsValidCoretypeRequest("openblas"));
