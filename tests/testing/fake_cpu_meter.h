@@ -15,7 +15,11 @@ class FakeCpuMeter : public core::CpuMeter {
   FakeCpuMeter(int64_t thread_step_ns, int64_t helper_ns)
       : thread_step_ns_(thread_step_ns), helper_ns_(helper_ns) {}
 
-  int64_t ThreadNanos() const override { return thread_ns_ += thread_step_ns_; }
+  // Each thread's own clock, as CLOCK_THREAD_CPUTIME_ID is.
+  int64_t ThreadNanos() const override {
+    thread_local int64_t thread_ns = 0;
+    return thread_ns += thread_step_ns_;
+  }
   int64_t TakeHelperNanos() const override { return helper_ns_; }
   void RegisterExecutionThread() const override { ++registered_; }
 
@@ -24,7 +28,6 @@ class FakeCpuMeter : public core::CpuMeter {
  private:
   const int64_t thread_step_ns_;
   const int64_t helper_ns_;
-  mutable std::atomic<int64_t> thread_ns_{0};
   mutable std::atomic<int> registered_{0};
 };
 
