@@ -25,6 +25,10 @@ packages=(
   python3 python3-torch python3-numpy
   # scripts/bench.sh: the plain Python gRPC baseline server and the batched-output check
   python3-grpcio python3-protobuf
+  # examples/: plots (python3-pil comes with it and reads the PNGs back in the examples' tests)
+  python3-matplotlib
+  # the Python client's test of `pip install client/python` (into a venv, nothing fetched)
+  python3-venv python3-pip
 )
 packages+=("$@")
 

@@ -31,6 +31,16 @@ std::function<bool(const std::string&, ServerOptions*)> Int(T ServerOptions::*fi
   };
 }
 
+std::function<bool(const std::string&, ServerOptions*)> Double(double ServerOptions::*field,
+                                                               double min, double max) {
+  return [=](const std::string& v, ServerOptions* o) {
+    double d = 0;
+    if (!absl::SimpleAtod(v, &d) || !(d >= min && d <= max)) return false;
+    o->*field = d;
+    return true;
+  };
+}
+
 std::function<bool(const std::string&, ServerOptions*)> Str(std::string ServerOptions::*field) {
   return [=](const std::string& v, ServerOptions* o) {
     if (v.empty()) return false;
@@ -131,6 +141,9 @@ const std::map<std::string, Flag>& Flags() {
       {"cpu-cores",
        {"Cores shared by a model's instances for intra-op threads (default: all)", false,
         Int(&ServerOptions::cpu_cores, 0, 4096)}},
+      {"cpu-watts-per-core",
+       {"Watts one fully busy core draws, for the energy estimate (default 8; 0 = no estimate)",
+        false, Double(&ServerOptions::cpu_watts_per_core, 0.0, 1000.0)}},
       {"blas-coretype",
        {"OpenBLAS kernels: auto (replace a generic fallback core with the best one this CPU "
         "runs), openblas (keep OpenBLAS's choice) or a core name such as SkylakeX (default auto; "

@@ -29,6 +29,7 @@ struct ServerOptions {
   int64_t grpc_max_message_size = 64 << 20;     // --grpc-max-message-size (bytes)
   int grpc_thread_nice = 10;                    // --grpc-thread-nice: gRPC threads' nice increment
   int cpu_cores = 0;                            // --cpu-cores: cores shared by instances; 0 = all
+  double cpu_watts_per_core = 8.0;     // --cpu-watts-per-core: energy estimate (W per busy core)
   std::string blas_coretype = "auto";  // --blas-coretype: auto | openblas | an OpenBLAS core name
 
   // Not flags: what main() found and chose at start-up, before the server exists (reported by

@@ -156,6 +156,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   service_options.metrics = options.allow_metrics ? server->inference_metrics_.get() : nullptr;
   service_options.grpc_thread_nice = options.grpc_thread_nice;
   service_options.control_mode = *mode;
+  service_options.cpu_watts_per_core = options.cpu_watts_per_core;
   server->service_ = std::make_unique<InferenceService>(server->models_.get(), service_options);
   server->info_service_ = std::make_unique<ServerInfoService>(MakeServerInfo(options));
   server->registry_service_ = std::make_unique<RegistryService>(server->models_.get());

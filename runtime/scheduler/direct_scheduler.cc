@@ -13,6 +13,9 @@ absl::StatusOr<std::unique_ptr<DirectScheduler>> DirectScheduler::Create(
   if (instances.empty())
     return absl::InvalidArgumentError("a scheduler needs at least one instance");
   if (options.clock == nullptr) return absl::InvalidArgumentError("clock must not be null");
+  if (options.cpu_meter == nullptr) {
+    return absl::InvalidArgumentError("cpu_meter must not be null");
+  }
   for (const auto& observer : options.observers) {
     if (observer == nullptr) return absl::InvalidArgumentError("observers must not be null");
   }
@@ -65,6 +68,7 @@ void DirectScheduler::Shutdown() {
 }
 
 void DirectScheduler::InstanceLoop(size_t index) {
+  options_.cpu_meter->RegisterExecutionThread();
   // Visible in top -H and /proc/<pid>/task/*/comm; also how tests find instance threads.
   pthread_setname_np(pthread_self(), "gs-instance");
   for (;;) {
@@ -87,8 +91,8 @@ void DirectScheduler::InstanceLoop(size_t index) {
       Deliver(*request, std::move(unrunnable));
     } else {
       core::InferenceRequest* batch[] = {request.get()};
-      auto results =
-          ExecuteBatch(executors_[index], batch, index, now, *options_.clock, options_.observers);
+      auto results = ExecuteBatch(executors_[index], batch, index, now, *options_.clock,
+                                  *options_.cpu_meter, options_.observers);
       Deliver(*request, std::move(results[0]));
     }
     request.reset();  // before InFlight() stops counting it

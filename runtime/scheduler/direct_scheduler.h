@@ -24,6 +24,8 @@ class DirectScheduler : public Scheduler {
     size_t max_queue_size = 0;
     // Time source for queue timings and deadlines. Never null.
     const core::Clock* clock = core::Clock::Real();
+    // CPU time of executions (BatchRecord::cpu_ns). Never null.
+    const core::CpuMeter* cpu_meter = core::CpuMeter::Real();
     // Told about every request and execution (statistics, metrics); none may be null.
     ObserverList observers;
   };

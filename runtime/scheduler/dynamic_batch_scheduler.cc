@@ -65,6 +65,9 @@ absl::StatusOr<std::unique_ptr<DynamicBatchScheduler>> DynamicBatchScheduler::Cr
   if (instances.empty())
     return absl::InvalidArgumentError("a scheduler needs at least one instance");
   if (options.clock == nullptr) return absl::InvalidArgumentError("clock must not be null");
+  if (options.cpu_meter == nullptr) {
+    return absl::InvalidArgumentError("cpu_meter must not be null");
+  }
   for (const auto& observer : options.observers) {
     if (observer == nullptr) return absl::InvalidArgumentError("observers must not be null");
   }
@@ -225,6 +228,7 @@ void DynamicBatchScheduler::Shutdown() {
 }
 
 void DynamicBatchScheduler::InstanceLoop(size_t index) {
+  options_.cpu_meter->RegisterExecutionThread();
   // Visible in top -H and /proc/<pid>/task/*/comm; also how tests find instance threads.
   pthread_setname_np(pthread_self(), "gs-instance");
   struct WaitArg {
@@ -407,8 +411,8 @@ void DynamicBatchScheduler::Execute(size_t index, std::vector<Entry> batch, int6
       states_[index] = InstanceState::kFinishing;
       return results;
     };
-    std::vector<absl::StatusOr<core::InferenceResponse>> results =
-        ExecuteBatch(run, requests, index, picked_ns, *options_.clock, options_.observers);
+    std::vector<absl::StatusOr<core::InferenceResponse>> results = ExecuteBatch(
+        run, requests, index, picked_ns, *options_.clock, *options_.cpu_meter, options_.observers);
     for (size_t i = 0; i < live.size(); ++i) {
       finished.emplace_back(live[i].sequence,
                             Finished{std::move(live[i].request), std::move(results[i])});

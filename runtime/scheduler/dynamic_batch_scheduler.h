@@ -105,6 +105,8 @@ class DynamicBatchScheduler : public Scheduler {
     std::map<uint32_t, QueuePolicy> priority_queue_policy;
     // Time source for delays, timeouts and timings. Never null.
     const core::Clock* clock = core::Clock::Real();
+    // CPU time of executions (BatchRecord::cpu_ns). Never null.
+    const core::CpuMeter* cpu_meter = core::CpuMeter::Real();
     // Told about every request and execution (statistics, metrics); none may be null.
     ObserverList observers;
   };

@@ -24,6 +24,9 @@ struct BatchRecord {
   int64_t compute_input_ns = 0;
   int64_t compute_infer_ns = 0;
   int64_t compute_output_ns = 0;
+  // CPU time of the execution: the instance thread's, plus the compute helpers' (OpenBLAS and
+  // OpenMP pools) since the batch started (core::CpuMeter), ns. Independent of the clock.
+  int64_t cpu_ns = 0;
 };
 
 // How far a finished request got.

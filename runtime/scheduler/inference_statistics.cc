@@ -23,9 +23,11 @@ InferenceStatistics::InferenceStatistics(WallClockMs wall_clock_ms)
     : wall_clock_ms_(wall_clock_ms ? std::move(wall_clock_ms) : WallClockMs(SystemClockMs)) {}
 
 void InferenceStatistics::OnBatchFinished(const BatchRecord& batch) {
+  absl::MutexLock lock(&mu_);
+  // Every execution costs CPU, whatever its results.
+  totals_.cpu_ns += batch.cpu_ns > 0 ? static_cast<uint64_t>(batch.cpu_ns) : 0;
   // Triton's backends report a batch only when some request in it succeeded.
   if (batch.succeeded == 0) return;
-  absl::MutexLock lock(&mu_);
   ++totals_.execution_count;
   BatchSizeStatistics& size = by_size_[static_cast<uint64_t>(batch.items)];
   size.batch_size = static_cast<uint64_t>(batch.items);

@@ -40,6 +40,8 @@ struct StatisticsSnapshot {
   StatisticDuration compute_infer;
   StatisticDuration compute_output;
   std::vector<BatchSizeStatistics> batch_stats;  // ascending batch_size, sizes seen only
+  // gridserve's addition: CPU time of every execution (BatchRecord::cpu_ns), failed ones too.
+  uint64_t cpu_ns = 0;
 };
 
 // Triton's per-model-version inference statistics, fed by the version's scheduler as one of its

@@ -14,7 +14,8 @@ void RecordArrival(core::InferenceRequest& request, const core::Clock& clock,
 
 std::vector<absl::StatusOr<core::InferenceResponse>> ExecuteBatch(
     const BatchExecutor& executor, absl::Span<core::InferenceRequest* const> batch, size_t instance,
-    int64_t picked_ns, const core::Clock& clock, const ObserverList& observers) {
+    int64_t picked_ns, const core::Clock& clock, const core::CpuMeter& cpu_meter,
+    const ObserverList& observers) {
   BatchRecord record;
   record.instance = instance;
   record.requests = batch.size();
@@ -22,7 +23,11 @@ std::vector<absl::StatusOr<core::InferenceResponse>> ExecuteBatch(
   record.start_ns = clock.NowNanos();
   for (const auto& observer : observers) observer->OnBatchStarted(record);
 
+  const int64_t thread_cpu_start = cpu_meter.ThreadNanos();
   std::vector<absl::StatusOr<core::InferenceResponse>> results = executor(batch);
+  // Helper CPU since the last batch (of any model) ended counts here: the pools' idle spinning
+  // after a batch is that batch's cost, and each helper nanosecond is counted once.
+  record.cpu_ns = cpu_meter.ThreadNanos() - thread_cpu_start + cpu_meter.TakeHelperNanos();
   record.end_ns = clock.NowNanos();
   results.resize(batch.size(), absl::InternalError("executor returned too few results"));
 

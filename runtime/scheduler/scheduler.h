@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "runtime/core/clock.h"
+#include "runtime/core/cpu_meter.h"
 #include "runtime/core/inference_request.h"
 #include "runtime/scheduler/execution_observer.h"
 
@@ -54,12 +55,13 @@ void RecordArrival(core::InferenceRequest& request, const core::Clock& clock,
 // Executes `batch` on `executor` (instance `instance`, taken from the queue at `picked_ns`) and
 // returns exactly one result per request, in order. OK responses get their timings: queue_ns,
 // executed_batch_size, and the executor's compute split, or compute_infer_ns = the execution's
-// wall time when the executor reported none. Observers hear OnBatchStarted, OnBatchFinished and
-// OnRequestFinished for each request. Does not call on_complete: the caller delivers the results
-// (in arrival order when it must).
+// wall time when the executor reported none; the batch's cpu_ns from `cpu_meter`. Observers hear
+// OnBatchStarted, OnBatchFinished and OnRequestFinished for each request. Does not call
+// on_complete: the caller delivers the results (in arrival order when it must).
 std::vector<absl::StatusOr<core::InferenceResponse>> ExecuteBatch(
     const BatchExecutor& executor, absl::Span<core::InferenceRequest* const> batch, size_t instance,
-    int64_t picked_ns, const core::Clock& clock, const ObserverList& observers);
+    int64_t picked_ns, const core::Clock& clock, const core::CpuMeter& cpu_meter,
+    const ObserverList& observers);
 
 // The DEADLINE_EXCEEDED status of a request whose timeout or deadline passed while it was queued.
 absl::Status TimedOutInQueue(const core::InferenceRequest& request);

@@ -67,7 +67,12 @@ void SetDuration(const scheduler::StatisticDuration& from, inference::StatisticD
   to->set_ns(from.ns);
 }
 
-void ToModelStatistics(const repository::LoadedModel& model, inference::ModelStatistics* out) {
+void SetDouble(inference::ModelStatistics* out, const std::string& key, double value) {
+  (*out->mutable_parameters())[key].set_double_param(value);
+}
+
+void ToModelStatistics(const repository::LoadedModel& model, double cpu_watts_per_core,
+                       inference::ModelStatistics* out) {
   scheduler::StatisticsSnapshot s = model.statistics().Snapshot();
   out->set_name(model.name());
   out->set_version(std::to_string(model.version()));
@@ -87,6 +92,17 @@ void ToModelStatistics(const repository::LoadedModel& model, inference::ModelSta
     SetDuration(size.compute_input, batch->mutable_compute_input());
     SetDuration(size.compute_infer, batch->mutable_compute_infer());
     SetDuration(size.compute_output, batch->mutable_compute_output());
+  }
+  // gridserve's resource accounting (Triton clients ignore the field).
+  const double cpu_seconds = static_cast<double>(s.cpu_ns) * 1e-9;
+  SetDouble(out, "cpu_seconds", cpu_seconds);
+  if (cpu_watts_per_core > 0) {
+    const double joules = cpu_seconds * cpu_watts_per_core;
+    SetDouble(out, "cpu_watts_per_core", cpu_watts_per_core);
+    SetDouble(out, "energy_joules", joules);
+    if (s.inference_count > 0) {
+      SetDouble(out, "joules_per_inference", joules / static_cast<double>(s.inference_count));
+    }
   }
 }
 
@@ -217,7 +233,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
     absl::StatusOr<std::shared_ptr<repository::LoadedModel>> model =
         models_->Get(request->name(), *version);
     if (!model.ok()) return Finish(ctx, model.status());
-    ToModelStatistics(**model, response->add_model_stats());
+    ToModelStatistics(**model, options_.cpu_watts_per_core, response->add_model_stats());
     return Finish(ctx, absl::OkStatus());
   }
   for (const auto& entry : models_->Index()) {
@@ -226,7 +242,8 @@ grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
     // The version may have gone since Index(); skip it then.
     absl::StatusOr<std::shared_ptr<repository::LoadedModel>> model =
         models_->Get(entry.name, entry.version);
-    if (model.ok()) ToModelStatistics(**model, response->add_model_stats());
+    if (model.ok())
+      ToModelStatistics(**model, options_.cpu_watts_per_core, response->add_model_stats());
   }
   if (!request->name().empty() && response->model_stats().empty()) {
     return Finish(ctx, absl::UnavailableError(

@@ -35,6 +35,9 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
     int grpc_thread_nice = 0;
     // RepositoryModelLoad/Unload are allowed in kExplicit only (Triton's rule).
     repository::ControlMode control_mode = repository::ControlMode::kNone;
+    // --cpu-watts-per-core: ModelStatistics' energy estimate is CPU seconds times this. 0 = no
+    // energy figures.
+    double cpu_watts_per_core = 0;
   };
 
   // `models` must outlive the service.
@@ -74,7 +77,9 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
                                             inference::RepositoryIndexResponse* response) override;
   // Triton's statistics extension: every ready version of every model for an empty name; else
   // the ready versions of `name`, or just `version`. NOT_FOUND for an unknown model or version,
-  // UNAVAILABLE when the model has no ready version.
+  // UNAVAILABLE when the model has no ready version. gridserve adds `parameters` (double):
+  // cpu_seconds, and with cpu_watts_per_core > 0 energy_joules, joules_per_inference and
+  // cpu_watts_per_core (docs/metrics.md).
   grpc::ServerUnaryReactor* ModelStatistics(grpc::CallbackServerContext* ctx,
                                             const inference::ModelStatisticsRequest* request,
                                             inference::ModelStatisticsResponse* response) override;

@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "runtime/scheduler/inference_statistics.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_cpu_meter.h"
 #include "tests/testing/fake_executor.h"
 
 namespace gridserve::scheduler {
@@ -103,6 +104,23 @@ TEST_F(DirectSchedulerTest, ACancelledRequestIsAnsweredWithoutExecuting) {
   EXPECT_EQ(s.success.count, 2u);
   EXPECT_EQ(s.fail.count, 1u);
   EXPECT_EQ(s.execution_count, 2u);
+}
+
+TEST_F(DirectSchedulerTest, ChargesEachExecutionItsCpuTime) {
+  // Per execution: two thread-clock reads 1000 ns apart, plus 50 ns of helper threads.
+  testing::FakeCpuMeter cpu(1000, 50);
+  auto statistics = std::make_shared<InferenceStatistics>([] { return uint64_t{0}; });
+  DirectScheduler::Options options;
+  options.observers = {statistics};
+  options.cpu_meter = &cpu;
+  Start(options, 2);
+  Enqueue("a");
+  Enqueue("b");
+  Enqueue("c");
+  ASSERT_TRUE(results_.AwaitCount(3));
+  scheduler_->Shutdown();
+  EXPECT_EQ(statistics->Snapshot().cpu_ns, 3u * 1050u);
+  EXPECT_EQ(cpu.registered(), 2);  // each instance thread said it is not a helper
 }
 
 TEST_F(DirectSchedulerTest, AFullQueueRefusesAtOnce) {

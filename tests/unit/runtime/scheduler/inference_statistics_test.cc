@@ -81,6 +81,19 @@ TEST(InferenceStatisticsTest, SplitsSuccessAndFailureLikeTriton) {
   EXPECT_EQ(s.batch_stats[0].compute_infer.ns, 200u);
 }
 
+TEST(InferenceStatisticsTest, SumsCpuTimeOfEveryExecutionFailedOnesToo) {
+  InferenceStatistics stats([] { return uint64_t{1}; });
+  BatchRecord ok = Batch(4, 1);
+  ok.cpu_ns = 700;
+  BatchRecord failed = Batch(2, 0);
+  failed.cpu_ns = 300;
+  stats.OnBatchFinished(ok);
+  stats.OnBatchFinished(failed);
+  StatisticsSnapshot s = stats.Snapshot();
+  EXPECT_EQ(s.cpu_ns, 1000u);
+  EXPECT_EQ(s.execution_count, 1u);  // Triton counts executions with a success only
+}
+
 TEST(InferenceStatisticsTest, BatchStatsAreSortedBySize) {
   InferenceStatistics stats([] { return uint64_t{1}; });
   for (int64_t size : {8, 1, 4, 1, 8, 8}) stats.OnBatchFinished(Batch(size, 1));
