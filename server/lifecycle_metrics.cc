@@ -8,13 +8,12 @@ namespace gridserve::server {
 absl::StatusOr<std::unique_ptr<LifecycleMetrics>> LifecycleMetrics::Create(
     prometheus::Registry* registry) {
   std::unique_ptr<LifecycleMetrics> m(new LifecycleMetrics());
-  ASSIGN_OR_RETURN(m->loads_, metrics::Register<prometheus::Counter>(
-                                  registry, "gridserve_model_loads_total",
-                                  "Model version load attempts, by result."));
-  ASSIGN_OR_RETURN(m->alias_info_,
-                   metrics::Register<prometheus::Gauge>(
-                       registry, "gridserve_model_alias_info",
-                       "1 for each alias, labelled with the version it names."));
+  ASSIGN_OR_RETURN(
+      m->loads_, metrics::Register<prometheus::Counter>(registry, "gridserve_model_loads_total",
+                                                        "Model version load attempts, by result."));
+  ASSIGN_OR_RETURN(m->alias_info_, metrics::Register<prometheus::Gauge>(
+                                       registry, "gridserve_model_alias_info",
+                                       "1 for each alias, labelled with the version it names."));
   ASSIGN_OR_RETURN(m->split_weight_, metrics::Register<prometheus::Gauge>(
                                          registry, "gridserve_model_traffic_split_weight",
                                          "Weight of a version in the model's traffic split."));
@@ -34,8 +33,8 @@ void LifecycleMetrics::PublishRouting(const std::string& model,
   aliases_[model].clear();
   splits_[model].clear();
   for (const auto& [alias, version] : aliases) {
-    prometheus::Gauge& gauge =
-        alias_info_->Add({{"model", model}, {"alias", alias}, {"version", std::to_string(version)}});
+    prometheus::Gauge& gauge = alias_info_->Add(
+        {{"model", model}, {"alias", alias}, {"version", std::to_string(version)}});
     gauge.Set(1);
     aliases_[model].push_back(&gauge);
   }

@@ -10,9 +10,9 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "prometheus/registry.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "prometheus/registry.h"
 #include "runtime/backend/torchscript_backend.h"
 #include "runtime/metrics/host_collector.h"
 #include "runtime/metrics/inference_metrics.h"
@@ -20,8 +20,8 @@
 #include "runtime/registry/sqlite_metadata_store.h"
 #include "runtime/repository/model_manager.h"
 #include "server/grpc/inference_service.h"
-#include "server/grpc/server_info_service.h"
 #include "server/grpc/registry_service.h"
+#include "server/grpc/server_info_service.h"
 #include "server/http/metrics_http_server.h"
 #include "server/lifecycle_metrics.h"
 #include "server/metrics_observer.h"

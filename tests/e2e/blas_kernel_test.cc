@@ -15,6 +15,7 @@
 #include "gridserve/v1/server_info.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "inference/grpc_service.grpc.pb.h"
+#include "tests/testing/requests.h"
 #include "tests/testing/subprocess.h"
 
 namespace gridserve {
@@ -115,17 +116,9 @@ class Server {
 
   // linear4 (4 x Linear(1024, 1024)) on `rows` rows of fixed inputs.
   std::vector<float> Linear4(int rows) {
-    inference::ModelInferRequest req;
-    req.set_model_name("linear4");
-    auto* in = req.add_inputs();
-    in->set_name("x");
-    in->set_datatype("FP32");
-    in->add_shape(rows);
-    in->add_shape(1024);
     std::vector<float> x(static_cast<size_t>(rows) * 1024);
     for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37 * static_cast<double>(i));
-    req.add_raw_input_contents(
-        std::string(reinterpret_cast<const char*>(x.data()), x.size() * sizeof(float)));
+    const inference::ModelInferRequest req = testing::Linear4Request(x);
     auto stub = inference::GRPCInferenceService::NewStub(channel_);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));

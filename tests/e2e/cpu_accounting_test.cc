@@ -14,6 +14,7 @@
 
 #include "gtest/gtest.h"
 #include "inference/grpc_service.grpc.pb.h"
+#include "tests/testing/requests.h"
 #include "tests/testing/server_process.h"
 
 namespace gridserve {
@@ -66,18 +67,9 @@ Accounting Statistics(inference::GRPCInferenceService::Stub* stub, const std::st
 
 // linear4 (4 x Linear(1024, 1024)) on `rows` x 1024 values of a ramp.
 inference::ModelInferRequest Linear4Request(int rows) {
-  inference::ModelInferRequest req;
-  req.set_model_name("linear4");
-  auto* in = req.add_inputs();
-  in->set_name("x");
-  in->set_datatype("FP32");
-  in->add_shape(rows);
-  in->add_shape(1024);
   std::vector<float> values(static_cast<size_t>(rows) * 1024);
   for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 97) / 97.0f;
-  req.add_raw_input_contents(
-      std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
-  return req;
+  return testing::Linear4Request(values);
 }
 
 TEST(CpuAccountingTest, ModelCpuSecondsMatchProcessCpuWithinTenPercent) {

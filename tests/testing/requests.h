@@ -30,4 +30,18 @@ inline inference::ModelInferRequest AddSubRequest(const std::vector<float>& a,
   return req;
 }
 
+// linear4 (x: FP32 [rows, 1024], raw contents); `x` holds rows x 1024 values.
+inline inference::ModelInferRequest Linear4Request(const std::vector<float>& x) {
+  inference::ModelInferRequest req;
+  req.set_model_name("linear4");
+  auto* in = req.add_inputs();
+  in->set_name("x");
+  in->set_datatype("FP32");
+  in->add_shape(static_cast<int64_t>(x.size() / 1024));
+  in->add_shape(1024);
+  req.add_raw_input_contents(
+      std::string(reinterpret_cast<const char*>(x.data()), x.size() * sizeof(float)));
+  return req;
+}
+
 }  // namespace gridserve::testing
